@@ -1,0 +1,113 @@
+//! The SQLite schema and its versions.
+//!
+//! Event times are integer milliseconds since the Unix epoch. Profile ids come from
+//! `AUTOINCREMENT` so that an erased person's id is never given to someone else.
+
+use rusqlite::Connection;
+
+/// The schema version this build writes. Stores with a higher `user_version` are refused.
+pub const VERSION: i64 = 1;
+
+const V1: &str = r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO counters(name, value) VALUES ('events', 0), ('profiles', 0), ('dropped_erased', 0);
+
+CREATE TABLE sources (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    key_digest BLOB UNIQUE,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE profiles (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id     TEXT,
+    traits      TEXT NOT NULL DEFAULT '{}',
+    event_count INTEGER NOT NULL DEFAULT 0,
+    first_seen  INTEGER,
+    last_seen   INTEGER
+);
+
+CREATE TABLE identities (
+    kind       INTEGER NOT NULL,
+    value      TEXT NOT NULL,
+    profile_id INTEGER NOT NULL,
+    PRIMARY KEY (kind, value)
+) WITHOUT ROWID;
+CREATE INDEX identities_profile ON identities(profile_id);
+
+CREATE TABLE events (
+    seq         INTEGER PRIMARY KEY,
+    source_id   INTEGER NOT NULL,
+    message_id  TEXT NOT NULL,
+    profile_id  INTEGER NOT NULL,
+    ts          INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    kind        INTEGER NOT NULL,
+    name        TEXT,
+    body        TEXT NOT NULL
+);
+CREATE UNIQUE INDEX events_message ON events(source_id, message_id);
+CREATE INDEX events_profile ON events(profile_id, ts);
+
+CREATE TABLE groups (
+    group_id   TEXT PRIMARY KEY,
+    traits     TEXT NOT NULL DEFAULT '{}',
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE group_members (
+    group_id   TEXT NOT NULL,
+    profile_id INTEGER NOT NULL,
+    PRIMARY KEY (group_id, profile_id)
+) WITHOUT ROWID;
+CREATE INDEX group_members_profile ON group_members(profile_id);
+
+-- Which profile absorbed which, so engines holding per-profile state can follow.
+CREATE TABLE profile_merges (
+    absorbed INTEGER PRIMARY KEY,
+    into_id  INTEGER NOT NULL,
+    at       INTEGER NOT NULL
+);
+
+-- Keyed digests of erased people's ids: messages naming them are dropped.
+CREATE TABLE erased_ids (
+    digest BLOB PRIMARY KEY
+) WITHOUT ROWID;
+"#;
+
+/// Creates the schema in an empty database.
+pub fn create(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(V1)?;
+    conn.pragma_update(None, "user_version", VERSION)?;
+    Ok(())
+}
+
+/// The schema version of an existing database.
+pub fn version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.pragma_query_value(None, "user_version", |row| row.get(0))
+}
+
+/// Applies the settings every connection needs: WAL for concurrent readers, and a full sync on
+/// each commit so that an acknowledged event survives power loss.
+pub fn configure(conn: &Connection, writer: bool) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    if writer {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "cache_size", -131_072)?; // 128 MiB
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+    } else {
+        conn.pragma_update(None, "cache_size", -32_768)?;
+        conn.pragma_update(None, "query_only", true)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! The store interface.
+//!
+//! Herald keeps everything it knows behind [`Store`]: the durable event log, profiles and their
+//! identities, groups, credentials and erasures. Engines and servers see only this trait and the
+//! plain types below, so the embedded SQLite store and the PostgreSQL store for several nodes are
+//! interchangeable at start-up.
+
+use async_trait::async_trait;
+use herald_core::{Message, ProfileId, SourceId, StoredEvent, Timestamp};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+mod error;
+pub use error::StoreError;
+
+/// What happened to the messages of one [`Store::append`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AppendReport {
+    /// Newly written to the log.
+    pub stored: u64,
+    /// Already in the log under the same source and message id; not written again.
+    pub duplicates: u64,
+    /// Belonging to an erased person; dropped.
+    pub dropped_erased: u64,
+}
+
+impl AppendReport {
+    pub fn add(&mut self, other: AppendReport) {
+        self.stored += other.stored;
+        self.duplicates += other.duplicates;
+        self.dropped_erased += other.dropped_erased;
+    }
+}
+
+/// A person as Herald knows them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Profile {
+    pub id: ProfileId,
+    /// The person's `userId` (the latest one given, when aliases joined several).
+    pub user_id: Option<String>,
+    /// Every `userId` that points at this person.
+    pub user_ids: Vec<String>,
+    pub anonymous_ids: Vec<String>,
+    pub traits: Map<String, Value>,
+    pub event_count: u64,
+    pub first_seen: Option<Timestamp>,
+    pub last_seen: Option<Timestamp>,
+    pub groups: Vec<String>,
+}
+
+/// A group (company, account) a person belongs to.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Group {
+    pub group_id: String,
+    pub traits: Map<String, Value>,
+}
+
+/// Everything Herald holds about one person.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProfileExport {
+    pub profile: Profile,
+    pub groups: Vec<Group>,
+    pub events: Vec<StoredEvent>,
+}
+
+/// What an erasure removed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Erasure {
+    pub profile_id: ProfileId,
+    pub events_deleted: u64,
+    /// Ids that from now on are recognised and dropped at ingest.
+    pub ids_suppressed: u64,
+}
+
+/// Counts of what the store holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    pub events: u64,
+    pub profiles: u64,
+    /// Events dropped because they named an erased person.
+    pub dropped_erased: u64,
+}
+
+/// The credentials a new store is created with.
+#[derive(Clone, Debug)]
+pub struct NewStore {
+    pub write_key: herald_core::credentials::Secret,
+    pub admin_token: herald_core::credentials::Secret,
+}
+
+/// Name of the source that file imports are recorded under.
+pub const IMPORT_SOURCE: &str = "import";
+
+/// Herald's storage.
+///
+/// Every method may be called concurrently. [`Store::append`] returns only once its messages are
+/// durable; a store may group concurrent appends into one commit.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Durably appends validated messages from one source, resolving each to its profile in order.
+    async fn append(
+        &self,
+        source: SourceId,
+        messages: Vec<Message>,
+    ) -> Result<AppendReport, StoreError>;
+
+    /// The source a write key belongs to, if any.
+    async fn source_for_write_key(&self, write_key: &str) -> Result<Option<SourceId>, StoreError>;
+
+    /// The source named `name`, created when missing (used for file imports).
+    async fn named_source(&self, name: &str) -> Result<SourceId, StoreError>;
+
+    /// Whether `token` is the admin token.
+    async fn verify_admin_token(&self, token: &str) -> Result<bool, StoreError>;
+
+    /// The profile that `id` (a `userId` or `anonymousId`) belongs to.
+    async fn profile(&self, id: &str) -> Result<Option<Profile>, StoreError>;
+
+    /// A person's events, newest first; `None` when the id is unknown.
+    async fn profile_events(
+        &self,
+        id: &str,
+        limit: usize,
+    ) -> Result<Option<Vec<StoredEvent>>, StoreError>;
+
+    /// Everything held about a person; `None` when the id is unknown.
+    async fn export_profile(&self, id: &str) -> Result<Option<ProfileExport>, StoreError>;
+
+    /// Erases a person everywhere and suppresses their ids; `None` when the id is unknown.
+    async fn erase(&self, id: &str) -> Result<Option<Erasure>, StoreError>;
+
+    /// Events after log position `after`, oldest first, at most `limit`.
+    async fn scan_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
+
+    async fn stats(&self) -> Result<Stats, StoreError>;
+
+    /// Finishes outstanding writes and releases the store. Further calls fail.
+    async fn close(&self) -> Result<(), StoreError>;
+}
