@@ -1,0 +1,117 @@
+//! Herald's HTTP server.
+//!
+//! - [`ingest`]: the Segment tracking API under `/v1`, guarded by write keys.
+//! - [`profiles`]: the management API under `/api/v1`, guarded by the admin token, described by
+//!   the OpenAPI document at `/api/v1/openapi.json`.
+//! - `/healthz` and Prometheus metrics at `/metrics`.
+//!
+//! Tests and the binary start it the same way: [`launch_with_tcp_listener`] on a bound listener
+//! (port 0 in tests) with a shutdown future.
+
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod ingest;
+pub mod openapi;
+pub mod profiles;
+pub mod telemetry;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{Method, Uri, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use error::ApiError;
+use herald_store::Store;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub metrics: telemetry::Metrics,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        AppState { store, metrics: telemetry::Metrics::install() }
+    }
+}
+
+/// All routes.
+pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/v1/batch", post(ingest::batch))
+        .route("/v1/import", post(ingest::batch))
+        .route("/v1/identify", post(ingest::identify))
+        .route("/v1/track", post(ingest::track))
+        .route("/v1/page", post(ingest::page))
+        .route("/v1/screen", post(ingest::screen))
+        .route("/v1/group", post(ingest::group))
+        .route("/v1/alias", post(ingest::alias));
+    let api = Router::new()
+        .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/api/v1/stats", get(profiles::stats))
+        .route("/api/v1/profiles/{id}", get(profiles::get_profile).delete(profiles::delete_profile))
+        .route("/api/v1/profiles/{id}/events", get(profiles::get_events))
+        .route("/api/v1/profiles/{id}/export", get(profiles::export_profile));
+    Router::new()
+        .merge(v1)
+        .merge(api)
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // Bodies are bounded by the ingest handlers themselves (after decompression).
+        .layer(DefaultBodyLimit::disable())
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], r#"{"status":"ok"}"#)
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no route for {method} {}; see /api/v1/openapi.json", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}; see /api/v1/openapi.json", uri.path()),
+    )
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    ApiError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "the server hit a bug handling this request; nothing was stored; please report it",
+    )
+    .into_response()
+}
+
+/// Serves on `listener` until `shutdown` completes, lets requests in flight finish, then closes
+/// the store so that everything acknowledged is on disk.
+pub async fn launch_with_tcp_listener(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let store = state.store.clone();
+    let app = router(state);
+    tracing::info!(addr = %listener.local_addr()?, "herald listening");
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    store.close().await.map_err(std::io::Error::other)?;
+    tracing::info!("herald stopped; the store is closed");
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! The OpenAPI document of the management and ingest APIs.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Herald", description = "Behavioral segmentation and lifecycle messaging. Ingest speaks the Segment HTTP tracking API; management is under /api/v1 with an admin token."),
+    paths(
+        crate::ingest::batch,
+        crate::ingest::identify,
+        crate::ingest::track,
+        crate::ingest::page,
+        crate::ingest::screen,
+        crate::ingest::group,
+        crate::ingest::alias,
+        crate::profiles::get_profile,
+        crate::profiles::get_events,
+        crate::profiles::delete_profile,
+        crate::profiles::export_profile,
+        crate::profiles::stats,
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "ingest", description = "Segment-compatible tracking API (write key)"),
+        (name = "profiles", description = "People and their events (admin token)"),
+        (name = "store", description = "Store-wide figures (admin token)"),
+    )
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "write_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).description(Some("The write key as username, empty password")).build()),
+        );
+        components.add_security_scheme(
+            "admin_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("The admin token printed by `herald init`")).build()),
+        );
+    }
+}
+
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

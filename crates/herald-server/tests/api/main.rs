@@ -1,0 +1,5 @@
+//! The HTTP API, end to end over loopback: one server and one fresh store per test.
+
+mod helpers;
+mod ingest;
+mod profiles;
