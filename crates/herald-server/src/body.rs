@@ -12,7 +12,9 @@ use std::io::Read;
 
 /// Reads the whole body, decompressing `gzip`, and returns it as UTF-8 text.
 pub async fn read_text(headers: &HeaderMap, body: Body, limit: usize) -> Result<String, ApiError> {
-    let raw = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::from(body_too_large(limit)))?;
+    let raw = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::from(body_too_large(limit)))?;
     let bytes = match encoding(headers)? {
         Encoding::Identity => raw.to_vec(),
         Encoding::Gzip => gunzip(&raw, limit)?,
@@ -20,7 +22,10 @@ pub async fn read_text(headers: &HeaderMap, body: Body, limit: usize) -> Result<
     String::from_utf8(bytes).map_err(|e| {
         ApiError::bad_request(
             "invalid_json",
-            format!("the body is not valid UTF-8 (at byte {}): send JSON encoded as UTF-8", e.utf8_error().valid_up_to()),
+            format!(
+                "the body is not valid UTF-8 (at byte {}): send JSON encoded as UTF-8",
+                e.utf8_error().valid_up_to()
+            ),
         )
     })
 }
@@ -31,7 +36,9 @@ enum Encoding {
 }
 
 fn encoding(headers: &HeaderMap) -> Result<Encoding, ApiError> {
-    let Some(value) = headers.get(header::CONTENT_ENCODING) else { return Ok(Encoding::Identity) };
+    let Some(value) = headers.get(header::CONTENT_ENCODING) else {
+        return Ok(Encoding::Identity);
+    };
     match value.to_str().map(|v| v.trim().to_ascii_lowercase()) {
         Ok(v) if v.is_empty() || v == "identity" => Ok(Encoding::Identity),
         Ok(v) if v == "gzip" || v == "x-gzip" => Ok(Encoding::Gzip),
@@ -48,7 +55,12 @@ fn gunzip(raw: &[u8], limit: usize) -> Result<Vec<u8>, ApiError> {
     MultiGzDecoder::new(raw)
         .take(limit as u64 + 1)
         .read_to_end(&mut out)
-        .map_err(|e| ApiError::bad_request("invalid_encoding", format!("the body is not valid gzip: {e}")))?;
+        .map_err(|e| {
+            ApiError::bad_request(
+                "invalid_encoding",
+                format!("the body is not valid gzip: {e}"),
+            )
+        })?;
     if out.len() > limit {
         return Err(body_too_large(limit).into());
     }

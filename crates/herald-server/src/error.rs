@@ -26,7 +26,11 @@ pub struct ErrorBody {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -65,7 +69,9 @@ impl From<StoreError> for ApiError {
             other => ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "store_error",
-                format!("the store failed: {other}; nothing from this request was stored, so it is safe to retry"),
+                format!(
+                    "the store failed: {other}; nothing from this request was stored, so it is safe to retry"
+                ),
             ),
         }
     }
@@ -73,7 +79,10 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { code: self.code.to_owned(), message: self.message };
+        let body = ErrorBody {
+            code: self.code.to_owned(),
+            message: self.message,
+        };
         (self.status, Json(body)).into_response()
     }
 }

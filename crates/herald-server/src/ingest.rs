@@ -12,7 +12,9 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use herald_core::parse::{MAX_EVENT_BYTES, MAX_REQUEST_BYTES, Rejection, parse_batch, parse_single};
+use herald_core::parse::{
+    MAX_EVENT_BYTES, MAX_REQUEST_BYTES, Rejection, parse_batch, parse_single,
+};
 use herald_core::{Message, MessageKind, SourceId, Timestamp};
 use serde::Serialize;
 
@@ -49,18 +51,28 @@ async fn source(state: &AppState, key: Option<String>) -> Result<SourceId, ApiEr
         .store
         .source_for_write_key(&key)
         .await?
-        .ok_or_else(|| ApiError::unauthorized("unknown write key: check the key `herald init` printed"))
+        .ok_or_else(|| {
+            ApiError::unauthorized("unknown write key: check the key `herald init` printed")
+        })
 }
 
 /// A write key in the header is checked before the body is read, so strangers cost little.
-async fn header_source(state: &AppState, headers: &HeaderMap) -> Result<Option<SourceId>, ApiError> {
+async fn header_source(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<SourceId>, ApiError> {
     match basic_write_key(headers)? {
         Some(key) => source(state, Some(key)).await.map(Some),
         None => Ok(None),
     }
 }
 
-async fn store(state: &AppState, source: SourceId, messages: Vec<Message>, rejected: Vec<RejectedEvent>) -> Result<IngestResponse, ApiError> {
+async fn store(
+    state: &AppState,
+    source: SourceId,
+    messages: Vec<Message>,
+    rejected: Vec<RejectedEvent>,
+) -> Result<IngestResponse, ApiError> {
     let accepted = messages.len() as u64;
     let report = state.store.append(source, messages).await?;
     metrics::counter!("herald_events_ingested_total").increment(report.stored);
@@ -69,7 +81,12 @@ async fn store(state: &AppState, source: SourceId, messages: Vec<Message>, rejec
     for r in &rejected {
         metrics::counter!("herald_events_rejected_total", "code" => r.code.clone()).increment(1);
     }
-    Ok(IngestResponse { success: true, accepted, duplicates: report.duplicates, rejected })
+    Ok(IngestResponse {
+        success: true,
+        accepted,
+        duplicates: report.duplicates,
+        rejected,
+    })
 }
 
 fn count_refusal(e: ApiError) -> ApiError {
@@ -88,7 +105,11 @@ fn count_refusal(e: ApiError) -> ApiError {
     ),
     security(("write_key" = []))
 )]
-pub async fn batch(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<IngestResponse>, ApiError> {
+pub async fn batch(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<IngestResponse>, ApiError> {
     let result = async {
         let header_source = header_source(&state, &headers).await?;
         let text = read_text(&headers, body, MAX_REQUEST_BYTES).await?;
@@ -102,7 +123,11 @@ pub async fn batch(State(state): State<AppState>, headers: HeaderMap, body: Body
         for (index, item) in parsed.items.into_iter().enumerate() {
             match item {
                 Ok(m) => messages.push(m),
-                Err(Rejection { code, message }) => rejected.push(RejectedEvent { index, code: code.as_str().to_owned(), message }),
+                Err(Rejection { code, message }) => rejected.push(RejectedEvent {
+                    index,
+                    code: code.as_str().to_owned(),
+                    message,
+                }),
             }
         }
         store(&state, source, messages, rejected).await
@@ -111,19 +136,26 @@ pub async fn batch(State(state): State<AppState>, headers: HeaderMap, body: Body
     result.map(Json).map_err(count_refusal)
 }
 
-async fn single(state: AppState, headers: HeaderMap, body: Body, kind: MessageKind) -> Result<Json<IngestResponse>, ApiError> {
+async fn single(
+    state: AppState,
+    headers: HeaderMap,
+    body: Body,
+    kind: MessageKind,
+) -> Result<Json<IngestResponse>, ApiError> {
     let result = async {
         let header_source = header_source(&state, &headers).await?;
-        let text = read_text(&headers, body, MAX_EVENT_BYTES).await.map_err(|e| {
-            if e.code == "body_too_large" {
-                ApiError::bad_request(
-                    "event_too_large",
-                    format!("a single event may be at most {MAX_EVENT_BYTES} bytes"),
-                )
-            } else {
-                e
-            }
-        })?;
+        let text = read_text(&headers, body, MAX_EVENT_BYTES)
+            .await
+            .map_err(|e| {
+                if e.code == "body_too_large" {
+                    ApiError::bad_request(
+                        "event_too_large",
+                        format!("a single event may be at most {MAX_EVENT_BYTES} bytes"),
+                    )
+                } else {
+                    e
+                }
+            })?;
         let parsed = parse_single(&text, kind, Timestamp::now(), &mut new_message_id)?;
         let source = match header_source {
             Some(s) => s,

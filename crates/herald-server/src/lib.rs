@@ -36,7 +36,10 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        AppState { store, metrics: telemetry::Metrics::install() }
+        AppState {
+            store,
+            metrics: telemetry::Metrics::install(),
+        }
     }
 }
 
@@ -54,9 +57,15 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/stats", get(profiles::stats))
-        .route("/api/v1/profiles/{id}", get(profiles::get_profile).delete(profiles::delete_profile))
+        .route(
+            "/api/v1/profiles/{id}",
+            get(profiles::get_profile).delete(profiles::delete_profile),
+        )
         .route("/api/v1/profiles/{id}/events", get(profiles::get_events))
-        .route("/api/v1/profiles/{id}/export", get(profiles::export_profile));
+        .route(
+            "/api/v1/profiles/{id}/export",
+            get(profiles::export_profile),
+        );
     Router::new()
         .merge(v1)
         .merge(api)
@@ -66,28 +75,42 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         // Bodies are bounded by the ingest handlers themselves (after decompression).
         .layer(DefaultBodyLimit::disable())
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 
 async fn healthz() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], r#"{"status":"ok"}"#)
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"status":"ok"}"#,
+    )
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {
-    ApiError::not_found(format!("no route for {method} {}; see /api/v1/openapi.json", uri.path()))
+    ApiError::not_found(format!(
+        "no route for {method} {}; see /api/v1/openapi.json",
+        uri.path()
+    ))
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::new(
         axum::http::StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
-        format!("{method} is not allowed on {}; see /api/v1/openapi.json", uri.path()),
+        format!(
+            "{method} is not allowed on {}; see /api/v1/openapi.json",
+            uri.path()
+        ),
     )
 }
 
@@ -110,7 +133,9 @@ pub async fn launch_with_tcp_listener(
     let store = state.store.clone();
     let app = router(state);
     tracing::info!(addr = %listener.local_addr()?, "herald listening");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
     store.close().await.map_err(std::io::Error::other)?;
     tracing::info!("herald stopped; the store is closed");
     Ok(())

@@ -74,7 +74,12 @@ pub struct ErasureView {
 
 impl From<Erasure> for ErasureView {
     fn from(e: Erasure) -> Self {
-        ErasureView { erased: true, profile_id: e.profile_id.0, events_deleted: e.events_deleted, ids_suppressed: e.ids_suppressed }
+        ErasureView {
+            erased: true,
+            profile_id: e.profile_id.0,
+            events_deleted: e.events_deleted,
+            ids_suppressed: e.ids_suppressed,
+        }
     }
 }
 
@@ -92,8 +97,16 @@ fn events_json(events: &[StoredEvent]) -> Vec<Value> {
     responses((status = 200, body = ProfileView), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("admin_token" = []))
 )]
-pub async fn get_profile(_: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ProfileView>, ApiError> {
-    let profile = state.store.profile(&id).await?.ok_or_else(|| unknown(&id))?;
+pub async fn get_profile(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ProfileView>, ApiError> {
+    let profile = state
+        .store
+        .profile(&id)
+        .await?
+        .ok_or_else(|| unknown(&id))?;
     Ok(Json(profile.into()))
 }
 
@@ -110,14 +123,29 @@ pub async fn get_events(
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<Json<EventsView>, ApiError> {
     let Query(query) = query.map_err(|e| {
-        ApiError::bad_request("invalid_query", format!("{}: `limit` must be a whole number from 1 to {MAX_EVENTS_LIMIT}", e.body_text()))
+        ApiError::bad_request(
+            "invalid_query",
+            format!(
+                "{}: `limit` must be a whole number from 1 to {MAX_EVENTS_LIMIT}",
+                e.body_text()
+            ),
+        )
     })?;
     let limit = query.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_EVENTS_LIMIT {
-        return Err(ApiError::bad_request("invalid_query", format!("`limit` must be from 1 to {MAX_EVENTS_LIMIT}")));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("`limit` must be from 1 to {MAX_EVENTS_LIMIT}"),
+        ));
     }
-    let events = state.store.profile_events(&id, limit).await?.ok_or_else(|| unknown(&id))?;
-    Ok(Json(EventsView { events: events_json(&events) }))
+    let events = state
+        .store
+        .profile_events(&id, limit)
+        .await?
+        .ok_or_else(|| unknown(&id))?;
+    Ok(Json(EventsView {
+        events: events_json(&events),
+    }))
 }
 
 #[utoipa::path(
@@ -127,9 +155,17 @@ pub async fn get_events(
     responses((status = 200, body = ErasureView), (status = 404, body = ErrorBody)),
     security(("admin_token" = []))
 )]
-pub async fn delete_profile(_: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ErasureView>, ApiError> {
+pub async fn delete_profile(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ErasureView>, ApiError> {
     let erasure = state.store.erase(&id).await?.ok_or_else(|| unknown(&id))?;
-    tracing::info!(profile = erasure.profile_id.0, events = erasure.events_deleted, "profile erased");
+    tracing::info!(
+        profile = erasure.profile_id.0,
+        events = erasure.events_deleted,
+        "profile erased"
+    );
     Ok(Json(erasure.into()))
 }
 
@@ -140,8 +176,16 @@ pub async fn delete_profile(_: Admin, State(state): State<AppState>, Path(id): P
     responses((status = 200, body = Object), (status = 404, body = ErrorBody)),
     security(("admin_token" = []))
 )]
-pub async fn export_profile(_: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let export = state.store.export_profile(&id).await?.ok_or_else(|| unknown(&id))?;
+pub async fn export_profile(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let export = state
+        .store
+        .export_profile(&id)
+        .await?
+        .ok_or_else(|| unknown(&id))?;
     Ok(Json(serde_json::json!({
         "profile": ProfileView::from(export.profile),
         "groups": export.groups,
@@ -162,5 +206,8 @@ pub struct StatsView {
 )]
 pub async fn stats(_: Admin, State(state): State<AppState>) -> Result<Json<StatsView>, ApiError> {
     let s = state.store.stats().await?;
-    Ok(Json(StatsView { events: s.events, profiles: s.profiles }))
+    Ok(Json(StatsView {
+        events: s.events,
+        profiles: s.profiles,
+    }))
 }

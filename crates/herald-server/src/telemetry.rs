@@ -18,7 +18,9 @@ impl Metrics {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(
                     Matcher::Full("herald_commit_seconds".into()),
-                    &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0],
+                    &[
+                        0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0,
+                    ],
                 )
                 .expect("valid buckets")
                 .build_recorder();
@@ -38,11 +40,33 @@ impl Metrics {
 }
 
 fn describe() {
-    metrics::describe_counter!("herald_events_ingested_total", "Events newly written to the event log");
-    metrics::describe_counter!("herald_events_rejected_total", "Events refused at ingest, by code");
-    metrics::describe_counter!("herald_events_duplicate_total", "Events dropped as duplicates of a stored messageId");
-    metrics::describe_counter!("herald_events_dropped_erased_total", "Events dropped because they name an erased person");
-    metrics::describe_counter!("herald_requests_refused_total", "Ingest requests refused as a whole, by code");
-    metrics::describe_histogram!("herald_commit_seconds", metrics::Unit::Seconds, "Time of one group commit (transaction + fsync)");
-    metrics::describe_histogram!("herald_commit_commands", "Requests sharing one group commit");
+    metrics::describe_counter!(
+        "herald_events_ingested_total",
+        "Events newly written to the event log"
+    );
+    metrics::describe_counter!(
+        "herald_events_rejected_total",
+        "Events refused at ingest, by code"
+    );
+    metrics::describe_counter!(
+        "herald_events_duplicate_total",
+        "Events dropped as duplicates of a stored messageId"
+    );
+    metrics::describe_counter!(
+        "herald_events_dropped_erased_total",
+        "Events dropped because they name an erased person"
+    );
+    metrics::describe_counter!(
+        "herald_requests_refused_total",
+        "Ingest requests refused as a whole, by code"
+    );
+    metrics::describe_histogram!(
+        "herald_commit_seconds",
+        metrics::Unit::Seconds,
+        "Time of one group commit (transaction + fsync)"
+    );
+    metrics::describe_histogram!(
+        "herald_commit_commands",
+        "Requests sharing one group commit"
+    );
 }

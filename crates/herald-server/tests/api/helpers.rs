@@ -22,17 +22,30 @@ pub async fn spawn_app() -> TestApp {
     let dir = TempDir::new().unwrap();
     SqliteStore::create(
         dir.path(),
-        &NewStore { write_key: Secret::new(WRITE_KEY), admin_token: Secret::new(ADMIN_TOKEN) },
+        &NewStore {
+            write_key: Secret::new(WRITE_KEY),
+            admin_token: Secret::new(ADMIN_TOKEN),
+        },
     )
     .unwrap();
     let store = Arc::new(SqliteStore::open(dir.path(), Access::ReadWrite).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(launch_with_tcp_listener(AppState::new(store), listener, async {
-        let _ = rx.await;
-    }));
-    TestApp { base, client: reqwest::Client::new(), dir, shutdown: Some(tx), server: Some(server) }
+    let server = tokio::spawn(launch_with_tcp_listener(
+        AppState::new(store),
+        listener,
+        async {
+            let _ = rx.await;
+        },
+    ));
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        dir,
+        shutdown: Some(tx),
+        server: Some(server),
+    }
 }
 
 impl TestApp {
@@ -53,7 +66,12 @@ impl TestApp {
     }
 
     pub async fn admin_get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).bearer_auth(ADMIN_TOKEN).send().await.unwrap()
+        self.client
+            .get(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn json(&self, path: &str) -> serde_json::Value {
@@ -75,7 +93,10 @@ pub async fn assert_error(r: reqwest::Response, status: u16, code: &str) {
     assert_eq!(r.status().as_u16(), status);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["code"], code, "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| m.len() > 10), "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| m.len() > 10),
+        "{body}"
+    );
 }
 
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
