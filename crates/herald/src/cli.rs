@@ -1,0 +1,114 @@
+//! Command-line arguments. External checks use these verbs and flags exactly.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "herald",
+    version,
+    about = "Behavioral segmentation and lifecycle messaging in one binary"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Clone)]
+pub struct DataDir {
+    /// The store's directory.
+    #[arg(
+        long = "data",
+        value_name = "DIR",
+        env = "HERALD_DATA",
+        default_value = "./herald-data"
+    )]
+    pub dir: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create a store; prints {"write_key": ..., "admin_token": ...} once.
+    Init {
+        #[command(flatten)]
+        data: DataDir,
+        /// Write key for the default source (random when absent).
+        #[arg(long, env = "HERALD_WRITE_KEY", hide_env_values = true)]
+        write_key: Option<String>,
+        /// Read the write key from a file.
+        #[arg(long, env = "HERALD_WRITE_KEY_FILE", conflicts_with = "write_key")]
+        write_key_file: Option<PathBuf>,
+        /// Admin token for the management API (random when absent). Only its hash is stored.
+        #[arg(long, env = "HERALD_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
+        /// Read the admin token from a file.
+        #[arg(long, env = "HERALD_ADMIN_TOKEN_FILE", conflicts_with = "admin_token")]
+        admin_token_file: Option<PathBuf>,
+    },
+    /// Serve the ingest and management APIs until SIGINT/SIGTERM.
+    Serve {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long, env = "HERALD_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Import NDJSON Segment messages, or CSV/whitespace files with --mapping. FILE `-` is stdin.
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
+        /// TOML mapping for CSV or whitespace-separated files (see examples/cdnow.toml).
+        #[arg(long, value_name = "FILE.toml")]
+        mapping: Option<PathBuf>,
+    },
+    /// Write realistic shop NDJSON (deterministic per seed and end).
+    Generate {
+        #[arg(long, default_value_t = 1000)]
+        profiles: u64,
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// End of the generated period (RFC 3339); default: the start of today (UTC).
+        #[arg(long)]
+        end: Option<String>,
+        /// Write here instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Generate a shop, ingest it, show what is there, and serve.
+    Demo {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long, env = "HERALD_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[arg(long, default_value_t = 2000)]
+        profiles: u64,
+        #[arg(long, default_value_t = 120)]
+        days: u32,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Stop after showing what is there instead of serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Print {"events": N, "profiles": M}.
+    Stats {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Write the whole event log as NDJSON, oldest first.
+    Export {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+impl Command {
+    pub fn is_server(&self) -> bool {
+        matches!(self, Command::Serve { .. } | Command::Demo { .. })
+    }
+}

@@ -1,0 +1,105 @@
+//! `herald demo`: a shop in one command. Generates behaviour, ingests it through the import
+//! pipeline (the same validation and store as HTTP), shows what is there, and serves.
+
+use super::import::import_into;
+use herald_generate::{Generator, Options};
+use herald_import::Format;
+use herald_store::Store;
+use herald_store_sqlite::Access;
+use std::collections::BTreeMap;
+use std::io::{BufRead, Cursor};
+use std::net::SocketAddr;
+use std::path::Path;
+
+pub async fn run(
+    dir: &Path,
+    listen: SocketAddr,
+    profiles: u64,
+    days: u32,
+    seed: u64,
+    no_serve: bool,
+) -> anyhow::Result<()> {
+    let fresh = !dir.join("herald.db").exists();
+    let credentials = if fresh {
+        Some(super::init::create(dir, None, None)?)
+    } else {
+        None
+    };
+    let store = super::open(dir, Access::ReadWrite)?;
+
+    let opts = Options::new(profiles, days, seed, jiff::Timestamp::now());
+    eprintln!("generating {profiles} shoppers over {days} days (seed {seed}) ...");
+    let lines: Vec<String> = Generator::new(&opts).collect();
+    let mut by_name: BTreeMap<String, u64> = BTreeMap::new();
+    let mut sample_user = None;
+    for line in &lines {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+            let name = v
+                .get("event")
+                .and_then(|e| e.as_str())
+                .map(str::to_owned)
+                .unwrap_or_else(|| {
+                    v.get("type")
+                        .and_then(|t| t.as_str())
+                        .unwrap_or("?")
+                        .to_owned()
+                });
+            *by_name.entry(name).or_default() += 1;
+            if sample_user.is_none() && v.get("type").and_then(|t| t.as_str()) == Some("identify") {
+                sample_user = v.get("userId").and_then(|u| u.as_str()).map(str::to_owned);
+            }
+        }
+    }
+    let text = lines.join("\n");
+    let len = text.len() as u64;
+    let reader: Box<dyn BufRead + Send> = Box::new(Cursor::new(text.into_bytes()));
+    let summary = import_into(store.clone(), reader, Format::Ndjson, Some(len)).await?;
+    let stats = store.stats().await?;
+
+    println!("Herald demo store: {}", dir.display());
+    println!(
+        "  ingested {} new events ({} already there)",
+        summary.imported, summary.duplicates
+    );
+    println!(
+        "  the store holds {} events of {} profiles",
+        stats.events, stats.profiles
+    );
+    println!("  events by name:");
+    let mut names: Vec<_> = by_name.into_iter().collect();
+    names.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
+    for (name, count) in names.iter().take(20) {
+        println!("    {count:>9}  {name}");
+    }
+    if let Some(user) = &sample_user
+        && let Some(profile) = store.profile(user).await?
+    {
+        println!(
+            "  a profile ({user}): {} events, traits {}",
+            profile.event_count,
+            serde_json::Value::Object(profile.traits)
+        );
+    }
+    match &credentials {
+        Some(c) => {
+            println!("  write key:   {}", c.write_key.expose());
+            println!(
+                "  admin token: {}   (shown once; only its hash is stored)",
+                c.admin_token.expose()
+            );
+        }
+        None => println!("  (existing store: use the credentials printed when it was created)"),
+    }
+    if no_serve {
+        store.close().await?;
+        return Ok(());
+    }
+    let token = credentials
+        .as_ref()
+        .map_or("<admin token>", |c| c.admin_token.expose());
+    let user = sample_user.as_deref().unwrap_or("<user id>");
+    println!(
+        "  try:  curl -H 'Authorization: Bearer {token}' http://{listen}/api/v1/profiles/{user}"
+    );
+    super::serve::serve(store, listen).await
+}

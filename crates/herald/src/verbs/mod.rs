@@ -1,0 +1,67 @@
+//! One module per verb.
+
+mod demo;
+mod export;
+mod generate;
+mod import;
+mod init;
+mod serve;
+
+use crate::cli::Command;
+use herald_store::Store;
+use herald_store_sqlite::{Access, SqliteStore};
+use std::path::Path;
+use std::sync::Arc;
+
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Init {
+            data,
+            write_key,
+            write_key_file,
+            admin_token,
+            admin_token_file,
+        } => init::run(
+            &data.dir,
+            init::secret(write_key, write_key_file)?,
+            init::secret(admin_token, admin_token_file)?,
+        ),
+        Command::Serve { data, listen } => serve::run(&data.dir, listen).await,
+        Command::Import {
+            file,
+            data,
+            mapping,
+        } => import::run(&file, &data.dir, mapping.as_deref()).await,
+        Command::Generate {
+            profiles,
+            days,
+            seed,
+            end,
+            output,
+        } => generate::run(profiles, days, seed, end.as_deref(), output.as_deref()),
+        Command::Demo {
+            data,
+            listen,
+            profiles,
+            days,
+            seed,
+            no_serve,
+        } => demo::run(&data.dir, listen, profiles, days, seed, no_serve).await,
+        Command::Stats { data } => stats(&data.dir).await,
+        Command::Export { data, output } => export::run(&data.dir, output.as_deref()).await,
+    }
+}
+
+pub fn open(dir: &Path, access: Access) -> anyhow::Result<Arc<SqliteStore>> {
+    Ok(Arc::new(SqliteStore::open(dir, access)?))
+}
+
+async fn stats(dir: &Path) -> anyhow::Result<()> {
+    let store = open(dir, Access::ReadOnly)?;
+    let s = store.stats().await?;
+    println!(
+        "{}",
+        serde_json::json!({"events": s.events, "profiles": s.profiles})
+    );
+    Ok(())
+}
