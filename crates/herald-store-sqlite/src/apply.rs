@@ -206,17 +206,17 @@ pub fn append(
             state.pending_dropped += 1;
             continue;
         }
-        let duplicate = tx
-            .prepare_cached("SELECT 1 FROM events WHERE source_id = ?1 AND message_id = ?2")
-            .map_err(sql)?
-            .exists(params![source.0, m.message_id.as_str()])
-            .map_err(sql)?;
-        if duplicate {
+        let found = lookup(tx, state, m)?;
+        let plan = identity::plan(m, found);
+        // A plan that changes profiles must not run for a duplicate, so it checks first; the
+        // common plan (a known profile, nothing to attach) lets the insert itself find duplicates
+        // and saves a probe of the message index per event.
+        let changes_profiles =
+            matches!(plan.target, Target::New) || plan.absorb.is_some() || !plan.attach.is_empty();
+        if changes_profiles && is_duplicate(tx, source, m)? {
             report.duplicates += 1;
             continue;
         }
-        let found = lookup(tx, state, m)?;
-        let plan = identity::plan(m, found);
         let target = match plan.target {
             Target::Existing(p) => p,
             Target::New => create_profile(tx, state)?,
@@ -228,22 +228,28 @@ pub fn append(
             attach(tx, state, target, identity)?;
         }
         let ts = to_millis(m.timestamp);
-        tx.prepare_cached(
-            "INSERT INTO events (source_id, message_id, profile_id, ts, received_at, kind, name, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )
-        .map_err(sql)?
-        .execute(params![
-            source.0,
-            m.message_id.as_str(),
-            target.0 as i64,
-            ts,
-            to_millis(m.received_at),
-            m.kind.code(),
-            m.name.as_deref(),
-            &*m.body,
-        ])
-        .map_err(sql)?;
+        let inserted = tx
+            .prepare_cached(
+                "INSERT INTO events (source_id, message_id, profile_id, ts, received_at, kind, name, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (source_id, message_id) DO NOTHING",
+            )
+            .map_err(sql)?
+            .execute(params![
+                source.0,
+                m.message_id.as_str(),
+                target.0 as i64,
+                ts,
+                to_millis(m.received_at),
+                m.kind.code(),
+                m.name.as_deref(),
+                &*m.body,
+            ])
+            .map_err(sql)?;
+        if inserted == 0 {
+            report.duplicates += 1;
+            continue;
+        }
         state.pending_events += 1;
 
         let delta = deltas.0.entry(target).or_default();
@@ -263,6 +269,13 @@ pub fn append(
         report.stored += 1;
     }
     Ok(report)
+}
+
+fn is_duplicate(tx: &Transaction<'_>, source: SourceId, m: &Message) -> Result<bool, StoreError> {
+    tx.prepare_cached("SELECT 1 FROM events WHERE source_id = ?1 AND message_id = ?2")
+        .map_err(sql)?
+        .exists(params![source.0, m.message_id.as_str()])
+        .map_err(sql)
 }
 
 fn create_profile(tx: &Transaction<'_>, state: &mut WriterState) -> Result<ProfileId, StoreError> {

@@ -6,6 +6,7 @@
 //! fails at once with a clear message instead of fighting over the database.
 
 mod apply;
+mod checkpoint;
 mod read;
 mod schema;
 mod writer;
@@ -230,10 +231,11 @@ impl SqliteStore {
         let (sender, thread) = match access {
             Access::ReadWrite => {
                 let state = apply::WriterState::load(&conn).map_err(sql)?;
+                let checkpointer = checkpoint::Checkpointer::start(&path)?;
                 let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
                 let thread = std::thread::Builder::new()
                     .name("herald-writer".into())
-                    .spawn(move || writer::run(conn, rx, state))?;
+                    .spawn(move || writer::run(conn, rx, state, checkpointer))?;
                 (Some(tx), Some(thread))
             }
             Access::ReadOnly => {

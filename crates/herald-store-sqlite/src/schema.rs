@@ -105,6 +105,8 @@ pub fn configure(conn: &Connection, writer: bool) -> rusqlite::Result<()> {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "cache_size", -131_072)?; // 128 MiB
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // The checkpoint thread copies the WAL back (see `checkpoint`), not the commits.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     } else {
         conn.pragma_update(None, "cache_size", -32_768)?;
         conn.pragma_update(None, "query_only", true)?;

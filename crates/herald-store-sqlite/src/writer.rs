@@ -6,6 +6,7 @@
 //! caller. Under load many requests share each fsync; when idle a request waits for just its own.
 
 use crate::apply::{self, Deltas, WriterState};
+use crate::checkpoint::{self, Checkpointer};
 use crate::sql;
 use herald_core::{Message, SourceId};
 use herald_store::{AppendReport, Erasure, StoreError};
@@ -48,7 +49,12 @@ enum Outcome {
 }
 
 /// Runs until every sender is gone, then checkpoints the WAL and closes the database.
-pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<Command>, mut state: WriterState) {
+pub fn run(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<Command>,
+    mut state: WriterState,
+    checkpointer: Checkpointer,
+) {
     while let Some(first) = rx.blocking_recv() {
         let mut weight = first.weight();
         let mut group = vec![first];
@@ -70,6 +76,14 @@ pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<Command>, mut state: Wri
                 for (cmd, outcome) in group.into_iter().zip(outcomes) {
                     reply(cmd, Ok(outcome));
                 }
+                // After the answers, so that callers never wait for a checkpoint.
+                checkpointer.nudge();
+                if checkpointer.wal_is_full() {
+                    match checkpoint::restart(&conn) {
+                        Ok(()) => checkpointer.restarted(),
+                        Err(e) => tracing::warn!(error = %e, "WAL restart checkpoint failed"),
+                    }
+                }
             }
             Err(e) => {
                 tracing::error!(error = %e, commands = group.len(), "commit failed; nothing of this group was stored");
@@ -84,6 +98,7 @@ pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<Command>, mut state: Wri
             }
         }
     }
+    checkpointer.stop();
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
         tracing::warn!(error = %e, "final WAL checkpoint failed; the WAL will be replayed on next open");
     }
