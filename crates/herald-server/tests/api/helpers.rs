@@ -65,6 +65,23 @@ impl TestApp {
             .unwrap()
     }
 
+    /// POSTs a body sent with `Content-Encoding: encoding`.
+    pub async fn post_encoded(
+        &self,
+        path: &str,
+        encoding: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .basic_auth(WRITE_KEY, Some(""))
+            .header("content-encoding", encoding)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn admin_get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))

@@ -213,51 +213,21 @@ async fn gzip_bodies_and_gzip_bombs() {
     let events: Vec<Value> =
         (0..500).map(|i| json!({"type": "track", "userId": format!("u{}", i % 10), "event": "Gz", "messageId": format!("gz-{i}")})).collect();
     let body = gzip(json!({"batch": events}).to_string().as_bytes());
-    let r = app
-        .client
-        .post(app.url("/v1/batch"))
-        .basic_auth(WRITE_KEY, Some(""))
-        .header("content-encoding", "gzip")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_encoded("/v1/batch", "gzip", body).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["accepted"], 500);
 
     // 50 MB of zeros in ~50 KB: refused while inflating.
     let bomb = gzip(&vec![b' '; 50 * 1024 * 1024]);
     assert!(bomb.len() < 500 * 1024);
-    let r = app
-        .client
-        .post(app.url("/v1/batch"))
-        .basic_auth(WRITE_KEY, Some(""))
-        .header("content-encoding", "gzip")
-        .body(bomb)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_encoded("/v1/batch", "gzip", bomb).await;
     assert_error(r, 400, "body_too_large").await;
 
     let r = app
-        .client
-        .post(app.url("/v1/batch"))
-        .basic_auth(WRITE_KEY, Some(""))
-        .header("content-encoding", "gzip")
-        .body("not gzip at all")
-        .send()
-        .await
-        .unwrap();
+        .post_encoded("/v1/batch", "gzip", "not gzip at all")
+        .await;
     assert_error(r, 400, "invalid_encoding").await;
-    let r = app
-        .client
-        .post(app.url("/v1/batch"))
-        .basic_auth(WRITE_KEY, Some(""))
-        .header("content-encoding", "br")
-        .body("x")
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_encoded("/v1/batch", "br", "x").await;
     assert_error(r, 415, "unsupported_encoding").await;
     assert_eq!(app.json("/api/v1/stats").await["events"], 500);
 }

@@ -139,39 +139,20 @@ not json at all
 
 #[test]
 fn generate_is_deterministic_per_seed() {
-    let a = run(&[
-        "generate",
-        "--profiles",
-        "30",
-        "--days",
-        "10",
-        "--seed",
-        "5",
-        "--end",
-        "2025-01-01T00:00:00Z",
-    ]);
-    let b = run(&[
-        "generate",
-        "--profiles",
-        "30",
-        "--days",
-        "10",
-        "--seed",
-        "5",
-        "--end",
-        "2025-01-01T00:00:00Z",
-    ]);
-    let c = run(&[
-        "generate",
-        "--profiles",
-        "30",
-        "--days",
-        "10",
-        "--seed",
-        "6",
-        "--end",
-        "2025-01-01T00:00:00Z",
-    ]);
+    let generate = |seed: &str| {
+        run(&[
+            "generate",
+            "--profiles",
+            "30",
+            "--days",
+            "10",
+            "--seed",
+            seed,
+            "--end",
+            "2025-01-01T00:00:00Z",
+        ])
+    };
+    let (a, b, c) = (generate("5"), generate("5"), generate("6"));
     assert!(a.status.success(), "{}", stderr(&a));
     assert_eq!(a.stdout, b.stdout);
     assert_ne!(a.stdout, c.stdout);
