@@ -18,38 +18,36 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
         anyhow::anyhow!("could not listen on {listen}: {e}; pick another address with --listen")
     })?;
+    // Installed before announcing the address: a SIGTERM that follows the announcement at once
+    // must stop the server cleanly, not kill it with the default action.
+    let shutdown = shutdown_signal()?;
     eprintln!(
         "herald serving on http://{} (Ctrl-C to stop)",
         listener.local_addr()?
     );
-    launch_with_tcp_listener(AppState::new(store), listener, shutdown_signal()).await?;
+    launch_with_tcp_listener(AppState::new(store), listener, shutdown).await?;
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
+/// Resolves on the first SIGINT or SIGTERM. The handlers are installed when this is called.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
+    let (mut interrupt, mut terminate) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let hint = |e| anyhow::anyhow!("cannot listen for signals: {e}");
+        (
+            signal(SignalKind::interrupt()).map_err(hint)?,
+            signal(SignalKind::terminate()).map_err(hint)?,
+        )
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
-    tracing::info!("shutting down: finishing requests in flight");
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: finishing requests in flight");
+    })
 }
