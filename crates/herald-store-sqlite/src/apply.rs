@@ -9,7 +9,7 @@ use herald_core::credentials::erased_id_digest;
 use herald_core::identity::{self, Found, Lookup, Target};
 use herald_core::time::to_millis;
 use herald_core::{Identity, IdentityKind, Message, MessageKind, ProfileId, SourceId, traits};
-use herald_store::{AppendReport, Erasure, StoreError};
+use herald_store::{AppendReport, Erasure, ProfileChange, StoreError};
 use lru::LruCache;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
@@ -476,6 +476,13 @@ fn merge(
         params![b, a, at],
     )
     .map_err(sql)?;
+    crate::segments::log_profile_change(
+        tx,
+        ProfileChange::Merged {
+            absorbed: ProfileId(b as u64),
+            into: ProfileId(a as u64),
+        },
+    )?;
     state.pending_profiles -= 1;
     Ok(())
 }
@@ -520,9 +527,20 @@ pub fn erase(
         state.cache(identity.kind).pop(identity.value.as_str());
     }
     let p = profile.0 as i64;
+    // Herald's own membership events are not counted as ingested, so they are not uncounted.
+    let own: i64 = tx
+        .query_row(
+            "SELECT count(*) FROM events WHERE profile_id = ?1
+             AND source_id = (SELECT id FROM sources WHERE name = ?2)",
+            params![p, crate::segments::SEGMENTS_SOURCE],
+            |r| r.get(0),
+        )
+        .map_err(sql)?;
     let events = tx
         .execute("DELETE FROM events WHERE profile_id = ?1", [p])
-        .map_err(sql)? as u64;
+        .map_err(sql)? as u64
+        - own as u64;
+    crate::segments::log_profile_change(tx, ProfileChange::Erased { profile })?;
     tx.execute("DELETE FROM identities WHERE profile_id = ?1", [p])
         .map_err(sql)?;
     tx.execute("DELETE FROM group_members WHERE profile_id = ?1", [p])

@@ -9,6 +9,7 @@ mod apply;
 mod checkpoint;
 mod read;
 mod schema;
+mod segments;
 mod writer;
 
 use async_trait::async_trait;
@@ -16,10 +17,10 @@ use herald_core::credentials::{
     hash_admin_token, token_fingerprint, verify_admin_token, write_key_digest,
 };
 use herald_core::time::to_millis;
-use herald_core::{Message, SourceId, StoredEvent, Timestamp};
+use herald_core::{Message, ProfileId, SourceId, StoredEvent, Timestamp};
 use herald_store::{
-    AppendReport, Erasure, IMPORT_SOURCE, NewStore, Profile, ProfileExport, Stats, Store,
-    StoreError,
+    AppendReport, Erasure, IMPORT_SOURCE, Member, NewStore, Profile, ProfileExport,
+    ProfileLogEntry, SegmentCommit, SegmentCursor, SegmentRecord, Stats, Store, StoreError,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::collections::{HashMap, HashSet};
@@ -198,6 +199,20 @@ impl SqliteStore {
                 found,
                 known: schema::VERSION,
             });
+        }
+        let mut conn = conn;
+        if found < schema::VERSION {
+            if access == Access::ReadOnly {
+                return Err(StoreError::Backend(format!(
+                    "the store at {} has schema version {found} and this Herald needs {}: open it \
+                     once for writing (e.g. `herald serve`) to upgrade it",
+                    dir.display(),
+                    schema::VERSION
+                )));
+            }
+            let tx = conn.transaction().map_err(sql)?;
+            schema::migrate(&tx, found).map_err(sql)?;
+            tx.commit().map_err(sql)?;
         }
         let admin_hash: String = conn
             .query_row(
@@ -382,6 +397,68 @@ impl Store for SqliteStore {
         self.read(read::stats).await
     }
 
+    async fn resolve(&self, id: &str) -> Result<Option<ProfileId>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| segments::resolve(c, &id)).await
+    }
+
+    async fn profile_history(
+        &self,
+        profile: ProfileId,
+        upto: u64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.read(move |c| segments::history(c, profile, upto))
+            .await
+    }
+
+    async fn profile_log(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<ProfileLogEntry>, StoreError> {
+        self.read(move |c| segments::profile_log(c, after, limit))
+            .await
+    }
+
+    async fn segment_definitions(&self) -> Result<Vec<SegmentRecord>, StoreError> {
+        self.read(segments::definitions).await
+    }
+
+    async fn segment_cursor(&self) -> Result<SegmentCursor, StoreError> {
+        self.read(segments::cursor).await
+    }
+
+    async fn segment_states(&self) -> Result<Vec<(ProfileId, Vec<u8>)>, StoreError> {
+        self.read(segments::states).await
+    }
+
+    async fn commit_segments(&self, commit: SegmentCommit) -> Result<(), StoreError> {
+        self.send(|reply| writer::Command::Segments { commit, reply })
+            .await
+    }
+
+    async fn segment_members(
+        &self,
+        segment: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Member>, StoreError> {
+        let (segment, after) = (segment.to_owned(), after.map(str::to_owned));
+        self.read(move |c| segments::members(c, &segment, after.as_deref(), limit))
+            .await
+    }
+
+    async fn segment_sizes(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.read(segments::sizes).await
+    }
+
+    async fn profile_segments(
+        &self,
+        profile: ProfileId,
+    ) -> Result<Vec<(String, Timestamp)>, StoreError> {
+        self.read(move |c| segments::of_profile(c, profile)).await
+    }
+
     async fn close(&self) -> Result<(), StoreError> {
         // Dropping the last sender ends the writer loop once the queue is drained.
         drop(self.writer.write().expect("writer lock").take());
@@ -401,3 +478,5 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_segments;

@@ -8,9 +8,10 @@ use herald_store::{Group, Profile, ProfileExport, Stats, StoreError};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Map, Value};
 
-const EVENT_COLUMNS: &str = "seq, profile_id, kind, name, message_id, ts, received_at, body";
+pub(crate) const EVENT_COLUMNS: &str =
+    "seq, profile_id, kind, name, message_id, ts, received_at, body";
 
-fn event_from_row(r: &Row<'_>) -> rusqlite::Result<StoredEvent> {
+pub(crate) fn event_from_row(r: &Row<'_>) -> rusqlite::Result<StoredEvent> {
     let kind: i64 = r.get(2)?;
     Ok(StoredEvent {
         seq: r.get::<_, i64>(0)? as u64,

@@ -6,7 +6,7 @@
 use rusqlite::Connection;
 
 /// The schema version this build writes. Stores with a higher `user_version` are refused.
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -84,10 +84,56 @@ CREATE TABLE erased_ids (
 ) WITHOUT ROWID;
 "#;
 
+/// Segments: definitions, the engine's per-profile state and cursor, memberships, and the log of
+/// merges and erasures the engine follows.
+const V2: &str = r#"
+CREATE TABLE segments (
+    name       TEXT PRIMARY KEY,
+    definition TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE segment_members (
+    segment    TEXT NOT NULL,
+    profile_id INTEGER NOT NULL,
+    since      INTEGER NOT NULL,
+    PRIMARY KEY (segment, profile_id)
+) WITHOUT ROWID;
+CREATE INDEX segment_members_profile ON segment_members(profile_id);
+
+CREATE TABLE segment_state (
+    profile_id INTEGER PRIMARY KEY,
+    state      BLOB NOT NULL,
+    due        INTEGER
+);
+CREATE INDEX segment_state_due ON segment_state(due) WHERE due IS NOT NULL;
+
+CREATE TABLE profile_log (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    after_event INTEGER NOT NULL,
+    kind        INTEGER NOT NULL,
+    profile_id  INTEGER NOT NULL,
+    into_id     INTEGER
+);
+
+INSERT INTO counters(name, value) VALUES ('segment_events_cursor', 0), ('segment_log_cursor', 0);
+"#;
+
+/// The migrations, in order: entry `i` takes a database from version `i` to `i + 1`.
+const MIGRATIONS: [&str; 2] = [V1, V2];
+
 /// Creates the schema in an empty database.
 pub fn create(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(V1)?;
-    conn.pragma_update(None, "user_version", VERSION)?;
+    migrate(conn, 0)
+}
+
+/// Brings a database at version `from` to [`VERSION`].
+pub fn migrate(conn: &Connection, from: i64) -> rusqlite::Result<()> {
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(from as usize) {
+        conn.execute_batch(step)?;
+        conn.pragma_update(None, "user_version", i as i64 + 1)?;
+    }
     Ok(())
 }
 

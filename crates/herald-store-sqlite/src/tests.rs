@@ -3,7 +3,7 @@ use herald_core::credentials::Secret;
 use herald_core::parse::parse_line;
 use tempfile::TempDir;
 
-fn new_store() -> (TempDir, SqliteStore) {
+pub(crate) fn new_store() -> (TempDir, SqliteStore) {
     let dir = TempDir::new().unwrap();
     SqliteStore::create(
         dir.path(),
@@ -17,7 +17,7 @@ fn new_store() -> (TempDir, SqliteStore) {
     (dir, store)
 }
 
-fn msgs(lines: &[&str]) -> Vec<Message> {
+pub(crate) fn msgs(lines: &[&str]) -> Vec<Message> {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     lines
         .iter()
@@ -33,7 +33,7 @@ fn msgs(lines: &[&str]) -> Vec<Message> {
         .collect()
 }
 
-async fn source(store: &SqliteStore) -> SourceId {
+pub(crate) async fn source(store: &SqliteStore) -> SourceId {
     store
         .source_for_write_key("wk")
         .await

@@ -9,7 +9,7 @@ use crate::apply::{self, Deltas, WriterState};
 use crate::checkpoint::{self, Checkpointer};
 use crate::sql;
 use herald_core::{Message, SourceId};
-use herald_store::{AppendReport, Erasure, StoreError};
+use herald_store::{AppendReport, Erasure, SegmentCommit, StoreError};
 use rusqlite::{Connection, TransactionBehavior};
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
@@ -31,12 +31,24 @@ pub enum Command {
         name: String,
         reply: oneshot::Sender<Result<SourceId, StoreError>>,
     },
+    Segments {
+        commit: SegmentCommit,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 impl Command {
     fn weight(&self) -> usize {
         match self {
             Command::Append { messages, .. } => messages.iter().map(Message::weight).sum(),
+            Command::Segments { commit, .. } => {
+                commit
+                    .states
+                    .iter()
+                    .map(|s| 64 + s.state.as_ref().map_or(0, Vec::len))
+                    .sum::<usize>()
+                    + commit.changes.len() * 256
+            }
             _ => 1024,
         }
     }
@@ -46,6 +58,7 @@ enum Outcome {
     Appended(AppendReport),
     Erased(Option<Erasure>),
     Source(SourceId),
+    Segments,
 }
 
 /// Runs until every sender is gone, then checkpoints the WAL and closes the database.
@@ -128,6 +141,10 @@ fn apply_group(
             Command::NamedSource { name, .. } => {
                 Outcome::Source(apply::named_source(&tx, state, name)?)
             }
+            Command::Segments { commit, .. } => {
+                crate::segments::commit(&tx, state, commit)?;
+                Outcome::Segments
+            }
         };
         outcomes.push(outcome);
     }
@@ -147,6 +164,8 @@ fn reply(cmd: Command, result: Result<Outcome, StoreError>) {
         (Command::Append { reply, .. }, Err(e)) => drop(reply.send(Err(e))),
         (Command::Erase { reply, .. }, Err(e)) => drop(reply.send(Err(e))),
         (Command::NamedSource { reply, .. }, Err(e)) => drop(reply.send(Err(e))),
+        (Command::Segments { reply, .. }, Ok(Outcome::Segments)) => drop(reply.send(Ok(()))),
+        (Command::Segments { reply, .. }, Err(e)) => drop(reply.send(Err(e))),
         (_, Ok(_)) => unreachable!("each command yields its own outcome"),
     }
 }

@@ -11,7 +11,12 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 mod error;
+mod segments;
 pub use error::StoreError;
+pub use segments::{
+    Member, MembershipChange, ProfileChange, ProfileLogEntry, SEGMENT_ENTERED, SEGMENT_EXITED,
+    SegmentCommit, SegmentCursor, SegmentRecord, SegmentState,
+};
 
 /// What happened to the messages of one [`Store::append`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -133,6 +138,52 @@ pub trait Store: Send + Sync + 'static {
     async fn scan_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
 
     async fn stats(&self) -> Result<Stats, StoreError>;
+
+    /// The internal id of the person `id` (a `userId` or `anonymousId`) names.
+    async fn resolve(&self, id: &str) -> Result<Option<ProfileId>, StoreError>;
+
+    /// A profile's events up to log position `upto`, oldest first (to rebuild derived state).
+    async fn profile_history(
+        &self,
+        profile: ProfileId,
+        upto: u64,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Merges and erasures after `after`, oldest first, at most `limit`.
+    async fn profile_log(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<ProfileLogEntry>, StoreError>;
+
+    /// The stored segment definitions, by name.
+    async fn segment_definitions(&self) -> Result<Vec<SegmentRecord>, StoreError>;
+
+    /// Where the segment engine has read up to.
+    async fn segment_cursor(&self) -> Result<SegmentCursor, StoreError>;
+
+    /// Every profile's persisted segment engine state.
+    async fn segment_states(&self) -> Result<Vec<(ProfileId, Vec<u8>)>, StoreError>;
+
+    /// Durably applies one step of the segment engine.
+    async fn commit_segments(&self, commit: SegmentCommit) -> Result<(), StoreError>;
+
+    /// Members of a segment ordered by their id, after `after` (an id), at most `limit`.
+    async fn segment_members(
+        &self,
+        segment: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Member>, StoreError>;
+
+    /// Number of members of each stored segment.
+    async fn segment_sizes(&self) -> Result<Vec<(String, u64)>, StoreError>;
+
+    /// The segments a profile is in, with the time it entered each.
+    async fn profile_segments(
+        &self,
+        profile: ProfileId,
+    ) -> Result<Vec<(String, Timestamp)>, StoreError>;
 
     /// Finishes outstanding writes and releases the store. Further calls fail.
     async fn close(&self) -> Result<(), StoreError>;
