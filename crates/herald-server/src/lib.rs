@@ -14,6 +14,7 @@ pub mod error;
 pub mod ingest;
 pub mod openapi;
 pub mod profiles;
+pub mod segments;
 pub mod telemetry;
 
 use axum::Router;
@@ -22,6 +23,7 @@ use axum::http::{Method, Uri, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use error::ApiError;
+use herald_segmenter::{SegmentService, Segmenter};
 use herald_store::Store;
 use std::future::Future;
 use std::sync::Arc;
@@ -32,6 +34,8 @@ use tokio::net::TcpListener;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub metrics: telemetry::Metrics,
+    /// The segment task, started by [`launch_with_tcp_listener`].
+    pub segments: Option<SegmentService>,
 }
 
 impl AppState {
@@ -39,6 +43,7 @@ impl AppState {
         AppState {
             store,
             metrics: telemetry::Metrics::install(),
+            segments: None,
         }
     }
 }
@@ -65,6 +70,25 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/profiles/{id}/export",
             get(profiles::export_profile),
+        )
+        .route(
+            "/api/v1/profiles/{id}/segments",
+            get(segments::profile_segments),
+        )
+        .route("/api/v1/segments", get(segments::list_segments))
+        .route(
+            "/api/v1/segments/{name}",
+            get(segments::get_segment)
+                .put(segments::put_segment)
+                .delete(segments::delete_segment),
+        )
+        .route(
+            "/api/v1/segments/{name}/members",
+            get(segments::get_members),
+        )
+        .route(
+            "/api/v1/segments/{name}/explain/{id}",
+            get(segments::explain),
         );
     Router::new()
         .merge(v1)
@@ -123,19 +147,32 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response:
     .into_response()
 }
 
-/// Serves on `listener` until `shutdown` completes, lets requests in flight finish, then closes
-/// the store so that everything acknowledged is on disk.
+/// Starts the segment task, serves on `listener` until `shutdown` completes, lets requests in
+/// flight finish, stops the segment task after its current step, then closes the store so that
+/// everything acknowledged is on disk.
 pub async fn launch_with_tcp_listener(
-    state: AppState,
+    mut state: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let store = state.store.clone();
+    let segmenter = Segmenter::load(store.clone(), herald_core::Timestamp::now())
+        .await
+        .map_err(std::io::Error::other)?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (service, segment_task) = SegmentService::spawn(segmenter, async {
+        let _ = stopped.await;
+    });
+    state.segments = Some(service);
     let app = router(state);
     tracing::info!(addr = %listener.local_addr()?, "herald listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
+    let _ = stop.send(());
+    if let Err(e) = segment_task.await {
+        tracing::error!(error = %e, "the segment task failed");
+    }
     store.close().await.map_err(std::io::Error::other)?;
     tracing::info!("herald stopped; the store is closed");
     Ok(())

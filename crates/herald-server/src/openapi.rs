@@ -20,11 +20,19 @@ use utoipa::{Modify, OpenApi};
         crate::profiles::delete_profile,
         crate::profiles::export_profile,
         crate::profiles::stats,
+        crate::segments::put_segment,
+        crate::segments::delete_segment,
+        crate::segments::list_segments,
+        crate::segments::get_segment,
+        crate::segments::get_members,
+        crate::segments::profile_segments,
+        crate::segments::explain,
     ),
     modifiers(&Security),
     tags(
         (name = "ingest", description = "Segment-compatible tracking API (write key)"),
         (name = "profiles", description = "People and their events (admin token)"),
+        (name = "segments", description = "Segment definitions, members and explanations (admin token)"),
         (name = "store", description = "Store-wide figures (admin token)"),
     )
 )]

@@ -411,6 +411,10 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn event_names(&self) -> Result<Vec<String>, StoreError> {
+        self.read(segments::event_names).await
+    }
+
     async fn profile_log(
         &self,
         after: u64,
@@ -445,6 +449,14 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Member>, StoreError> {
         let (segment, after) = (segment.to_owned(), after.map(str::to_owned));
         self.read(move |c| segments::members(c, &segment, after.as_deref(), limit))
+            .await
+    }
+
+    async fn display_ids(
+        &self,
+        profiles: Vec<ProfileId>,
+    ) -> Result<Vec<(ProfileId, String)>, StoreError> {
+        self.read(move |c| segments::display_ids(c, &profiles))
             .await
     }
 

@@ -12,7 +12,7 @@ use herald_store::{
     Member, MembershipChange, ProfileChange, ProfileLogEntry, SEGMENT_ENTERED, SEGMENT_EXITED,
     SegmentCommit, SegmentCursor, SegmentRecord, StoreError,
 };
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 /// The source Herald's own membership events are recorded under.
 pub const SEGMENTS_SOURCE: &str = "segments";
@@ -223,6 +223,16 @@ pub fn definitions(conn: &Connection) -> Result<Vec<SegmentRecord>, StoreError> 
     Ok(out)
 }
 
+pub fn event_names(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn
+        .prepare("SELECT DISTINCT name FROM events WHERE kind = ?1 AND name IS NOT NULL")
+        .map_err(sql)?;
+    let rows = stmt
+        .query_map([MessageKind::Track.code()], |r| r.get(0))
+        .map_err(sql)?;
+    rows.collect::<Result<_, _>>().map_err(sql)
+}
+
 pub fn cursor(conn: &Connection) -> Result<SegmentCursor, StoreError> {
     let get = |name: &str| -> Result<u64, StoreError> {
         conn.query_row("SELECT value FROM counters WHERE name = ?1", [name], |r| {
@@ -341,6 +351,28 @@ pub fn members(
         })
         .map_err(sql)?;
     rows.collect::<Result<_, _>>().map_err(sql)
+}
+
+pub fn display_ids(
+    conn: &Connection,
+    profiles: &[ProfileId],
+) -> Result<Vec<(ProfileId, String)>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {MEMBER_ID} FROM profiles p WHERE p.id = ?1"
+        ))
+        .map_err(sql)?;
+    let mut out = Vec::with_capacity(profiles.len());
+    for p in profiles {
+        let shown: Option<Option<String>> = stmt
+            .query_row([p.0 as i64], |r| r.get(0))
+            .optional()
+            .map_err(sql)?;
+        if let Some(Some(id)) = shown {
+            out.push((*p, id));
+        }
+    }
+    Ok(out)
 }
 
 pub fn sizes(conn: &Connection) -> Result<Vec<(String, u64)>, StoreError> {

@@ -149,6 +149,9 @@ pub trait Store: Send + Sync + 'static {
         upto: u64,
     ) -> Result<Vec<StoredEvent>, StoreError>;
 
+    /// The distinct `track` event names in the log (to warn about definitions naming others).
+    async fn event_names(&self) -> Result<Vec<String>, StoreError>;
+
     /// Merges and erasures after `after`, oldest first, at most `limit`.
     async fn profile_log(
         &self,
@@ -178,6 +181,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Number of members of each stored segment.
     async fn segment_sizes(&self) -> Result<Vec<(String, u64)>, StoreError>;
+
+    /// The ids people know profiles by (`userId`, else the first `anonymousId`); profiles that
+    /// no longer exist are left out.
+    async fn display_ids(
+        &self,
+        profiles: Vec<ProfileId>,
+    ) -> Result<Vec<(ProfileId, String)>, StoreError>;
 
     /// The segments a profile is in, with the time it entered each.
     async fn profile_segments(

@@ -105,6 +105,47 @@ pub enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Define segments and look at their members.
+    #[command(subcommand)]
+    Segments(SegmentsCommand),
+}
+
+#[derive(Subcommand)]
+pub enum SegmentsCommand {
+    /// Print the behavioral segment library in the text form, ready for `segments apply`.
+    Library,
+    /// Validate, preview and apply the segments in FILE (text, or JSON: one definition or an array).
+    Apply {
+        file: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
+        /// Only print the preview.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print each segment's name and size.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Print the members' ids (userId, else anonymousId), one per line, sorted.
+    Members {
+        name: String,
+        #[command(flatten)]
+        data: DataDir,
+        /// Membership as of this instant (RFC 3339), counting only events at or before it.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Show which conditions hold for a profile, with the values and events behind them.
+    Explain {
+        name: String,
+        id: String,
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        at: Option<String>,
+    },
 }
 
 impl Command {

@@ -2,8 +2,11 @@
 //! pipeline (the same validation and store as HTTP), shows what is there, and serves.
 
 use super::import::import_into;
+use herald_core::Timestamp;
 use herald_generate::{Generator, Options};
 use herald_import::Format;
+use herald_segmenter::Segmenter;
+use herald_segments::library;
 use herald_store::Store;
 use herald_store_sqlite::Access;
 use std::collections::BTreeMap;
@@ -80,6 +83,22 @@ pub async fn run(
             serde_json::Value::Object(profile.traits)
         );
     }
+    // The behavioral segment library, computed from everything just ingested.
+    let mut segmenter = Segmenter::load(store.clone(), Timestamp::now()).await?;
+    let mut definitions: Vec<_> = segmenter
+        .definitions()
+        .iter()
+        .filter(|d| !library::library().iter().any(|l| l.name == d.name))
+        .cloned()
+        .collect();
+    definitions.extend(library::library());
+    let now = Timestamp::now();
+    let plan = segmenter.plan(definitions, now).await?;
+    segmenter.apply(plan, now).await?;
+    println!("  segments (the library, exact as of now):");
+    for (name, size) in store.segment_sizes().await? {
+        println!("    {size:>9}  {name}");
+    }
     match &credentials {
         Some(c) => {
             println!("  write key:   {}", c.write_key.expose());
@@ -100,6 +119,9 @@ pub async fn run(
     let user = sample_user.as_deref().unwrap_or("<user id>");
     println!(
         "  try:  curl -H 'Authorization: Bearer {token}' http://{listen}/api/v1/profiles/{user}"
+    );
+    println!(
+        "        curl -H 'Authorization: Bearer {token}' http://{listen}/api/v1/profiles/{user}/segments"
     );
     super::serve::serve(store, listen).await
 }

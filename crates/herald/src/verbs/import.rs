@@ -27,6 +27,12 @@ pub async fn run(file: &Path, dir: &Path, mapping: Option<&Path>) -> anyhow::Res
     };
     let store = super::open(dir, Access::ReadWrite)?;
     let summary = import_into(store.clone(), reader, format, total).await?;
+    // No server runs on this store (it could not be opened otherwise): bring segments up to date.
+    let now = herald_core::Timestamp::now();
+    let mut segmenter = herald_segmenter::Segmenter::load(store.clone(), now).await?;
+    if !segmenter.definitions().is_empty() {
+        segmenter.catch_up(now).await?;
+    }
     store.close().await?;
     println!("{}", serde_json::to_string(&summary)?);
     eprintln!("{}", summary.to_text());

@@ -5,6 +5,7 @@ mod export;
 mod generate;
 mod import;
 mod init;
+mod segments;
 mod serve;
 
 use crate::cli::Command;
@@ -49,6 +50,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         } => demo::run(&data.dir, listen, profiles, days, seed, no_serve).await,
         Command::Stats { data } => stats(&data.dir).await,
         Command::Export { data, output } => export::run(&data.dir, output.as_deref()).await,
+        Command::Segments(command) => segments::run(command).await,
     }
 }
 

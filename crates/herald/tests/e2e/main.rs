@@ -5,3 +5,4 @@ mod cli;
 mod common;
 mod crash;
 mod sdk;
+mod segments;
