@@ -147,6 +147,25 @@ pub enum FilterOp {
     NotExists,
 }
 
+impl FilterOp {
+    /// The operator as the text form writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FilterOp::Eq => "=",
+            FilterOp::Ne => "!=",
+            FilterOp::Lt => "<",
+            FilterOp::Le => "<=",
+            FilterOp::Gt => ">",
+            FilterOp::Ge => ">=",
+            FilterOp::In => "in",
+            FilterOp::Contains => "contains",
+            FilterOp::StartsWith => "starts with",
+            FilterOp::Exists => "exists",
+            FilterOp::NotExists => "not exists",
+        }
+    }
+}
+
 /// A constant in a filter.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]

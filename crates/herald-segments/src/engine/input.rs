@@ -304,19 +304,7 @@ impl Test {
 }
 
 pub(crate) fn op_text(op: FilterOp) -> &'static str {
-    match op {
-        FilterOp::Eq => "=",
-        FilterOp::Ne => "!=",
-        FilterOp::Lt => "<",
-        FilterOp::Le => "<=",
-        FilterOp::Gt => ">",
-        FilterOp::Ge => ">=",
-        FilterOp::In => "in",
-        FilterOp::Contains => "contains",
-        FilterOp::StartsWith => "starts with",
-        FilterOp::Exists => "exists",
-        FilterOp::NotExists => "not exists",
-    }
+    op.as_str()
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -368,19 +368,7 @@ fn filter(f: &Filter) -> String {
 
 /// An operator and its value (`= "trial"`, `in [1, 2]`, `exists`).
 fn op_value(op: FilterOp, value: Option<&Literal>) -> String {
-    let word = match op {
-        FilterOp::Eq => "=",
-        FilterOp::Ne => "!=",
-        FilterOp::Lt => "<",
-        FilterOp::Le => "<=",
-        FilterOp::Gt => ">",
-        FilterOp::Ge => ">=",
-        FilterOp::In => "in",
-        FilterOp::Contains => "contains",
-        FilterOp::StartsWith => "starts with",
-        FilterOp::Exists => "exists",
-        FilterOp::NotExists => "not exists",
-    };
+    let word = op.as_str();
     match (op, value) {
         (FilterOp::Exists | FilterOp::NotExists, _) | (_, None) => word.to_owned(),
         (_, Some(v)) => format!("{word} {}", literal(v)),
