@@ -85,7 +85,7 @@ pub enum Command {
         listen: SocketAddr,
         #[arg(long, default_value_t = 2000)]
         profiles: u64,
-        #[arg(long, default_value_t = 120)]
+        #[arg(long, default_value_t = 400)]
         days: u32,
         #[arg(long, default_value_t = 42)]
         seed: u64,
