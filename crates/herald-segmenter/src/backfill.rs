@@ -6,7 +6,7 @@
 //! profiles each segment gains and loses, with samples.
 
 use crate::SegmenterError;
-use crate::inputs::Parsed;
+use crate::inputs::{Parsed, PropertyNeeds};
 use crate::segmenter::{PAGE, Segmenter};
 use herald_core::{ProfileId, Timestamp};
 use herald_segments::Definition;
@@ -72,6 +72,7 @@ impl Segmenter {
         // Start from a state that has seen every event so far, so the swap loses none.
         self.catch_up(now).await?;
         let mut states: HashMap<ProfileId, ProfileState> = HashMap::new();
+        let needs = PropertyNeeds::of(&program);
         let mut after = 0;
         let mut events = 0u64;
         while after < self.cursor.events {
@@ -80,7 +81,7 @@ impl Segmenter {
             after = last.seq;
             for e in page.iter().filter(|e| e.seq <= self.cursor.events) {
                 events += 1;
-                if let Some(parsed) = Parsed::from_stored(&program, e) {
+                if let Some(parsed) = Parsed::parse(&program, Some(&needs), e) {
                     let state = states
                         .entry(e.profile_id)
                         .or_insert_with(|| program.new_state());
