@@ -14,7 +14,7 @@ mod segmenter;
 mod service;
 
 pub use backfill::{Plan, Preview, SegmentPreview};
-pub use segmenter::{Segmenter, StepReport};
+pub use segmenter::{Segmenter, StepReport, stored_program};
 pub use service::SegmentService;
 
 use herald_store::StoreError;

@@ -45,20 +45,34 @@ pub struct Segmenter {
     pub(crate) cursor: SegmentCursor,
 }
 
+/// The definitions of stored records.
+fn parse_records(records: &[SegmentRecord]) -> Result<Vec<Definition>, SegmenterError> {
+    records
+        .iter()
+        .map(|r| {
+            serde_json::from_value::<Definition>(r.definition.clone())
+                .map_err(|e| SegmenterError::Stored(format!("the stored segment {}: {e}", r.name)))
+        })
+        .collect()
+}
+
+fn compile_stored(definitions: &[Definition]) -> Result<Program, SegmenterError> {
+    Program::compile(definitions)
+        .map_err(|e| SegmenterError::Stored(format!("the stored segments: {e}")))
+}
+
+/// The program of the stored definitions, without loading any profile's state (for as-of
+/// membership and explanations, which replay history themselves).
+pub async fn stored_program(store: &dyn Store) -> Result<Program, SegmenterError> {
+    compile_stored(&parse_records(&store.segment_definitions().await?)?)
+}
+
 impl Segmenter {
     /// Loads the definitions, the states and the cursor from the store.
     pub async fn load(store: Arc<dyn Store>, now: Timestamp) -> Result<Self, SegmenterError> {
         let records = store.segment_definitions().await?;
-        let definitions = records
-            .iter()
-            .map(|r| {
-                serde_json::from_value::<Definition>(r.definition.clone()).map_err(|e| {
-                    SegmenterError::Stored(format!("the stored segment {}: {e}", r.name))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let program = Program::compile(&definitions)
-            .map_err(|e| SegmenterError::Stored(format!("the stored segments: {e}")))?;
+        let definitions = parse_records(&records)?;
+        let program = compile_stored(&definitions)?;
         let mut states = HashMap::new();
         let mut unreadable = 0usize;
         for (profile, bytes) in store.segment_states().await? {

@@ -12,8 +12,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use herald_core::Timestamp;
-use herald_segmenter::{Preview, SegmentService, SegmenterError, history};
-use herald_segments::engine::Program;
+use herald_segmenter::{Preview, SegmentService, SegmenterError, history, stored_program};
 use herald_segments::{Definition, SegmentName, lang};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -399,12 +398,7 @@ pub async fn explain(
         })?,
         None => Timestamp::now(),
     };
-    let definitions = service(&state)?
-        .definitions()
-        .await
-        .map_err(segment_error)?;
-    let program = Program::compile(&definitions)
-        .map_err(|e| segment_error(SegmenterError::Invalid(e.to_string())))?;
+    let program = stored_program(&*state.store).await.map_err(segment_error)?;
     let idx = program
         .index_of(&name)
         .ok_or_else(|| unknown_segment(&name))?;

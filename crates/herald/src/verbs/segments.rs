@@ -7,7 +7,7 @@
 use crate::cli::SegmentsCommand;
 use anyhow::{Context, bail};
 use herald_core::Timestamp;
-use herald_segmenter::{Preview, Segmenter, history};
+use herald_segmenter::{Preview, Segmenter, history, stored_program};
 use herald_segments::{Definition, lang, library};
 use herald_store::{Store, StoreError};
 use herald_store_sqlite::{Access, SqliteStore};
@@ -152,13 +152,13 @@ fn parse_at(at: Option<&str>) -> anyhow::Result<Option<Timestamp>> {
 async fn members(name: &str, dir: &Path, at: Option<&str>) -> anyhow::Result<()> {
     let at = parse_at(at)?;
     let store = open_current(dir).await?;
-    let segmenter_defs = store.segment_definitions().await?;
-    if !segmenter_defs.iter().any(|d| d.name == name) {
+    let program = stored_program(&*store).await?;
+    let Some(idx) = program.index_of(name) else {
         bail!(
             "no segment named `{name}`; `herald segments list --data {}` shows them",
             dir.display()
         );
-    }
+    };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     use std::io::Write;
     match at {
@@ -176,10 +176,7 @@ async fn members(name: &str, dir: &Path, at: Option<&str>) -> anyhow::Result<()>
             }
         }
         Some(at) => {
-            let segmenter = Segmenter::load(store.clone(), at).await?;
-            let program = segmenter.program();
-            let idx = program.index_of(name).expect("checked above");
-            let all = history::members_at(&*store, program, at).await?;
+            let all = history::members_at(&*store, &program, at).await?;
             let profiles: Vec<_> = all
                 .into_iter()
                 .filter(|(_, segs)| segs.contains(&idx))
@@ -205,8 +202,7 @@ async fn members(name: &str, dir: &Path, at: Option<&str>) -> anyhow::Result<()>
 async fn explain(name: &str, id: &str, dir: &Path, at: Option<&str>) -> anyhow::Result<()> {
     let at = parse_at(at)?.unwrap_or_else(Timestamp::now);
     let store = open_current(dir).await?;
-    let segmenter = Segmenter::load(store.clone(), at).await?;
-    let program = segmenter.program();
+    let program = stored_program(&*store).await?;
     let Some(idx) = program.index_of(name) else {
         bail!(
             "no segment named `{name}`; `herald segments list --data {}` shows them",
@@ -216,7 +212,7 @@ async fn explain(name: &str, id: &str, dir: &Path, at: Option<&str>) -> anyhow::
     let Some(profile) = store.resolve(id).await? else {
         bail!("no profile has the userId or anonymousId `{id}`");
     };
-    let explanation = history::explain(&*store, program, idx, profile, at).await?;
+    let explanation = history::explain(&*store, &program, idx, profile, at).await?;
     println!("{}", serde_json::to_string_pretty(&explanation)?);
     store.close().await?;
     Ok(())
