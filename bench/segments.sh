@@ -29,11 +29,17 @@ h = json.load(open(sys.argv[1])); d = json.load(open(sys.argv[2]))
 print(json.dumps({
     "events": h["events"],
     "herald_seconds": round(h["seconds"], 3),
+    "herald_runs": [round(x, 3) for x in h["runs"]],
+    "herald_cold_seconds": round(h["cold_seconds"], 3),
+    "replay_log_bytes_per_event": round(h["replay_log_bytes"] / max(h["replay_log_messages"], 1), 1),
     "herald_events_per_s": h["events_per_s"],
     "state_bytes_per_profile": round(h["state_bytes_per_profile"], 1),
     "duckdb_seconds": d["seconds"],
+    "duckdb_runs": d["runs"],
     "duckdb_threads": d["threads"],
     "ratio_herald_to_duckdb": round(h["seconds"] / d["seconds"], 3),
+    "ratio_cold_herald_to_duckdb": round(h["cold_seconds"] / d["seconds"], 3),
+    "timers_per_s": h["timers_per_s"],
 }, indent=2))
 diff = {k: (h["counts"].get(k), d["counts"][k]) for k in d["counts"] if h["counts"].get(k) != d["counts"][k]}
 print("segment sizes that differ (herald, duckdb):", json.dumps(diff) if diff else "none")

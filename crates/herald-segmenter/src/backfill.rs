@@ -1,17 +1,18 @@
 //! Creating, changing and deleting segments: recompute from history, preview, apply.
 //!
 //! A new set of definitions compiles to a new program whose per-profile state starts empty, so
-//! applying it replays the whole stored history through the engine (ingest goes on meanwhile; the
-//! segmenter catches up afterwards). Before anything is written, [`Plan::preview`] says how many
+//! applying it replays the whole history through the engine, from the in-memory [`ReplayLog`]
+//! (ingest goes on meanwhile; the segmenter catches up afterwards). Before anything is written, [`Plan::preview`] says how many
 //! profiles each segment gains and loses, with samples.
 
 use crate::SegmenterError;
-use crate::inputs::{Parsed, PropertyNeeds};
-use crate::segmenter::{PAGE, Segmenter};
+use crate::inputs::PropertyNeeds;
+use crate::replay::ReplayLog;
+use crate::segmenter::Segmenter;
 use herald_core::{ProfileId, Timestamp};
 use herald_segments::Definition;
 use herald_segments::engine::{ProfileState, Program};
-use herald_store::{MembershipChange, SegmentCommit, SegmentRecord, SegmentState};
+use herald_store::{MembershipChange, SegmentCommit, SegmentCursor, SegmentRecord, SegmentState};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -64,43 +65,51 @@ impl Segmenter {
     /// Computes memberships under `definitions` (the complete new set) from all history, at `now`.
     pub async fn plan(
         &mut self,
-        definitions: Vec<Definition>,
+        mut definitions: Vec<Definition>,
         now: Timestamp,
     ) -> Result<Plan, SegmenterError> {
+        // States index segments and trackers by position: one canonical order (the store's)
+        // keeps them meaningful across restarts.
+        definitions.sort_by(|a, b| a.name.cmp(&b.name));
         let program =
             Program::compile(&definitions).map_err(|e| SegmenterError::Invalid(e.to_string()))?;
         // Start from a state that has seen every event so far, so the swap loses none.
         self.catch_up(now).await?;
-        let mut states: HashMap<ProfileId, ProfileState> = HashMap::new();
         let needs = PropertyNeeds::of(&program);
-        let mut after = 0;
-        let mut events = 0u64;
-        while after < self.cursor.events {
-            let page = self.store.scan_events(after, PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for e in page.iter().filter(|e| e.seq <= self.cursor.events) {
-                events += 1;
-                if let Some(parsed) = Parsed::parse(&program, Some(&needs), e) {
-                    let state = states
-                        .entry(e.profile_id)
-                        .or_insert_with(|| program.new_state());
-                    program.observe(state, &parsed.input(), now);
+        let replay = match self.replay.take() {
+            Some(r) if r.needs().covers(&needs) => r,
+            held => {
+                // The first backfill, or one reading values the cache lacks: one scan of the
+                // log, keeping what the old and the new rules read.
+                let mut all = needs;
+                if let Some(r) = &held {
+                    all.extend(r.needs());
                 }
+                drop(held);
+                ReplayLog::build(self.store.clone(), all, self.cursor.events).await?
             }
-        }
-        for state in states.values_mut() {
-            program.advance(state, now);
-        }
+        };
+        let events = replay.messages();
+        // Replaying is CPU work on every core: off the async runtime's threads.
+        let (replay, program, states) = tokio::task::spawn_blocking(move || {
+            let out = replay.replay(&program, now);
+            (replay, program, out)
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        self.replay = Some(replay);
 
-        let old = memberships(&self.program, &self.states);
+        let old = match &self.recovered {
+            Some(stored) => stored.clone(),
+            None => memberships(&self.program, &self.states),
+        };
         let new = memberships(&program, &states);
         let old_defs: BTreeMap<&str, &Definition> = self
             .definitions
             .iter()
             .map(|d| (d.name.as_str(), d))
             .collect();
-        let empty = BTreeSet::new();
+        let empty = Vec::new();
         let mut preview = Preview {
             segments: Vec::new(),
             events,
@@ -120,8 +129,8 @@ impl Segmenter {
                 (Some(a), Some(b)) if *a == b => "unchanged",
                 _ => "changed",
             };
-            let entering: Vec<ProfileId> = now_in.difference(before).copied().collect();
-            let leaving: Vec<ProfileId> = before.difference(now_in).copied().collect();
+            let entering = difference(now_in, before);
+            let leaving = difference(before, now_in);
             if status != "deleted" {
                 for (list, entered) in [(&entering, true), (&leaving, false)] {
                     changes.extend(list.iter().map(|p| MembershipChange {
@@ -194,7 +203,10 @@ impl Segmenter {
         );
         self.store
             .commit_segments(SegmentCommit {
-                cursor: self.cursor,
+                cursor: SegmentCursor {
+                    program: plan.program.fingerprint(),
+                    ..self.cursor
+                },
                 definitions: Some(plan.records.clone()),
                 states,
                 changes: plan.changes,
@@ -204,26 +216,44 @@ impl Segmenter {
         self.definitions = plan.definitions;
         self.program = plan.program;
         self.states = plan.states;
+        self.cursor.program = self.program.fingerprint();
+        self.recovered = None;
         self.reschedule_all(now);
         Ok(())
     }
 }
 
-/// Members of each segment of `program`, by name.
+/// Members of each segment of `program`, by name, sorted.
 fn memberships(
     program: &Program,
     states: &HashMap<ProfileId, ProfileState>,
-) -> BTreeMap<String, BTreeSet<ProfileId>> {
-    let mut out: BTreeMap<String, BTreeSet<ProfileId>> = program
-        .segments()
-        .iter()
-        .map(|s| (s.to_string(), BTreeSet::new()))
-        .collect();
+) -> BTreeMap<String, Vec<ProfileId>> {
+    let mut lists: Vec<Vec<ProfileId>> = vec![Vec::new(); program.segments().len()];
     for (p, state) in states {
         for idx in program.members(state) {
-            out.get_mut(program.segments()[idx.index()].as_str())
-                .expect("every segment has an entry")
-                .insert(*p);
+            lists[idx.index()].push(*p);
+        }
+    }
+    program
+        .segments()
+        .iter()
+        .zip(lists)
+        .map(|(name, mut list)| {
+            list.sort_unstable();
+            (name.to_string(), list)
+        })
+        .collect()
+}
+
+/// The members of sorted `a` that are not in sorted `b`.
+fn difference(a: &[ProfileId], b: &[ProfileId]) -> Vec<ProfileId> {
+    let mut out = Vec::new();
+    let mut rest = b;
+    for p in a {
+        let skip = rest.partition_point(|q| q < p);
+        rest = &rest[skip..];
+        if rest.first() != Some(p) {
+            out.push(*p);
         }
     }
     out

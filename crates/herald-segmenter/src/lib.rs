@@ -10,6 +10,7 @@
 mod backfill;
 pub mod history;
 mod inputs;
+mod replay;
 mod segmenter;
 mod service;
 

@@ -7,6 +7,7 @@
 
 use crate::SegmenterError;
 use crate::inputs::Parsed;
+use crate::replay::ReplayLog;
 use herald_core::{ProfileId, Timestamp};
 use herald_segments::Definition;
 use herald_segments::engine::{Change, ProfileState, Program};
@@ -14,7 +15,7 @@ use herald_store::{
     MembershipChange, ProfileChange, ProfileLogEntry, SegmentCommit, SegmentCursor, SegmentRecord,
     SegmentState, Store,
 };
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 /// Events read (and committed) per step.
@@ -43,6 +44,11 @@ pub struct Segmenter {
     timers: BTreeSet<(Timestamp, ProfileId)>,
     due: HashMap<ProfileId, Timestamp>,
     pub(crate) cursor: SegmentCursor,
+    /// The log in memory for backfills, once one has needed it (see [`crate::replay`]).
+    pub(crate) replay: Option<ReplayLog>,
+    /// Memberships as stored, when the stored states could not be used: what a recomputation
+    /// is compared with, so that only real changes are recorded.
+    pub(crate) recovered: Option<BTreeMap<String, Vec<ProfileId>>>,
 }
 
 /// The definitions of stored records.
@@ -67,6 +73,26 @@ pub async fn stored_program(store: &dyn Store) -> Result<Program, SegmenterError
     compile_stored(&parse_records(&store.segment_definitions().await?)?)
 }
 
+/// Every stored segment's members, sorted.
+async fn stored_members(
+    store: &dyn Store,
+) -> Result<BTreeMap<String, Vec<ProfileId>>, SegmenterError> {
+    let mut out = BTreeMap::new();
+    for (name, _) in store.segment_sizes().await? {
+        let mut list = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.segment_members(&name, after.as_deref(), PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id.clone());
+            list.extend(page.iter().map(|m| m.profile));
+        }
+        list.sort_unstable();
+        out.insert(name, list);
+    }
+    Ok(out)
+}
+
 impl Segmenter {
     /// Loads the definitions, the states and the cursor from the store.
     pub async fn load(store: Arc<dyn Store>, now: Timestamp) -> Result<Self, SegmenterError> {
@@ -84,6 +110,12 @@ impl Segmenter {
             }
         }
         let cursor = store.segment_cursor().await?;
+        // States are only meaningful to the program that made them (a store from an older
+        // Herald, or definitions stored in another order, makes a different one).
+        let foreign = cursor.program != program.fingerprint() && !states.is_empty();
+        if foreign {
+            unreadable += states.len();
+        }
         let mut segmenter = Segmenter {
             store,
             records,
@@ -93,15 +125,18 @@ impl Segmenter {
             timers: BTreeSet::new(),
             due: HashMap::new(),
             cursor,
+            replay: None,
+            recovered: None,
         };
         segmenter.reschedule_all(now);
         if unreadable > 0 {
             // States written by another version of the engine: recompute them from history.
             tracing::warn!(
                 unreadable,
-                "segment states from another Herald version; recomputing them from history"
+                "segment states from another Herald version or program; recomputing them from history"
             );
             segmenter.states.clear();
+            segmenter.recovered = Some(stored_members(segmenter.store.as_ref()).await?);
             let definitions = segmenter.definitions.clone();
             let plan = segmenter.plan(definitions, now).await?;
             segmenter.apply(plan, now).await?;
@@ -123,6 +158,12 @@ impl Segmenter {
 
     pub fn cursor(&self) -> SegmentCursor {
         self.cursor
+    }
+
+    /// Messages held by the in-memory log that backfills replay, and its approximate bytes
+    /// (`None` until a backfill has built it).
+    pub fn replay_log_size(&self) -> Option<(u64, usize)> {
+        self.replay.as_ref().map(|r| (r.messages(), r.bytes()))
     }
 
     /// The earliest pending timer.
@@ -215,7 +256,11 @@ impl Segmenter {
                 cursor.profile_log = entry.id;
             }
             cursor.events = e.seq;
-            let Some(parsed) = Parsed::from_stored(&self.program, e) else {
+            let parsed = Parsed::from_stored(&self.program, e);
+            if let Some(replay) = &mut self.replay {
+                replay.append(e, parsed.as_ref());
+            }
+            let Some(parsed) = parsed else {
                 continue;
             };
             let program = &self.program;
@@ -281,6 +326,8 @@ impl Segmenter {
     ) -> Result<(), SegmenterError> {
         match entry.change {
             ProfileChange::Erased { profile } => {
+                // Interned values are shared: dropping the cache is how none of theirs stays.
+                self.replay = None;
                 self.forget(profile);
                 dirty.insert(profile);
             }
@@ -290,6 +337,10 @@ impl Segmenter {
                 self.forget(absorbed);
                 dirty.insert(absorbed);
                 let history = self.store.profile_history(into, entry.after_event).await?;
+                if let Some(replay) = &mut self.replay {
+                    replay.remove(absorbed);
+                    replay.replace(into, &history);
+                }
                 let mut state = self.program.new_state();
                 for e in &history {
                     if let Some(parsed) = Parsed::from_stored(&self.program, e) {

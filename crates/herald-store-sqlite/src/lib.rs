@@ -19,7 +19,7 @@ use herald_core::credentials::{
 use herald_core::time::to_millis;
 use herald_core::{Message, ProfileId, SourceId, StoredEvent, Timestamp};
 use herald_store::{
-    AppendReport, Erasure, IMPORT_SOURCE, Member, NewStore, Profile, ProfileExport,
+    AppendReport, BodyFilter, Erasure, IMPORT_SOURCE, Member, NewStore, Profile, ProfileExport,
     ProfileLogEntry, SegmentCommit, SegmentCursor, SegmentRecord, Stats, Store, StoreError,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -391,6 +391,16 @@ impl Store for SqliteStore {
 
     async fn scan_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         self.read(move |c| read::scan(c, after, limit)).await
+    }
+
+    async fn scan_events_sparse(
+        &self,
+        after: u64,
+        limit: usize,
+        wanted: BodyFilter,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.read(move |c| read::scan_sparse(c, after, limit, &wanted))
+            .await
     }
 
     async fn stats(&self) -> Result<Stats, StoreError> {

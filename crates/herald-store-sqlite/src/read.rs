@@ -4,7 +4,7 @@ use crate::apply::resolve;
 use crate::sql;
 use herald_core::time::from_millis;
 use herald_core::{IdentityKind, MessageKind, ProfileId, StoredEvent};
-use herald_store::{Group, Profile, ProfileExport, Stats, StoreError};
+use herald_store::{BodyFilter, Group, Profile, ProfileExport, Stats, StoreError};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Map, Value};
 
@@ -156,6 +156,50 @@ pub fn export(conn: &Connection, id: &str) -> Result<Option<ProfileExport>, Stor
         groups,
         events,
     }))
+}
+
+/// A scan that copies out only the bodies `wanted` accepts: SQLite reads a column's value only
+/// when asked for it, and most of a scan's cost is copying bodies.
+pub fn scan_sparse(
+    conn: &Connection,
+    after: u64,
+    limit: usize,
+    wanted: &BodyFilter,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT seq, profile_id, kind, name, ts, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )
+        .map_err(sql)?;
+    let mut rows = stmt
+        .query(params![after as i64, limit.min(i64::MAX as usize) as i64])
+        .map_err(sql)?;
+    let mut out = Vec::with_capacity(limit.min(65_536));
+    while let Some(r) = rows.next().map_err(sql)? {
+        let kind = MessageKind::from_code(r.get(2).map_err(sql)?).unwrap_or(MessageKind::Track);
+        let name: Option<String> = r.get(3).map_err(sql)?;
+        let timestamp = from_millis(r.get(4).map_err(sql)?);
+        let body: Box<str> = if wanted(kind, name.as_deref()) {
+            r.get_ref(5)
+                .map_err(sql)?
+                .as_str()
+                .map_err(|e| StoreError::Corrupt(format!("an event body: {e}")))?
+                .into()
+        } else {
+            Box::default()
+        };
+        out.push(StoredEvent {
+            seq: r.get::<_, i64>(0).map_err(sql)? as u64,
+            profile_id: ProfileId(r.get::<_, i64>(1).map_err(sql)? as u64),
+            kind,
+            name,
+            message_id: String::new(),
+            timestamp,
+            received_at: timestamp,
+            body,
+        });
+    }
+    Ok(out)
 }
 
 pub fn scan(conn: &Connection, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {

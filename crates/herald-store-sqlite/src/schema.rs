@@ -6,7 +6,7 @@
 use rusqlite::Connection;
 
 /// The schema version this build writes. Stores with a higher `user_version` are refused.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -120,8 +120,14 @@ CREATE TABLE profile_log (
 INSERT INTO counters(name, value) VALUES ('segment_events_cursor', 0), ('segment_log_cursor', 0);
 "#;
 
+/// The fingerprint of the segment program that the stored per-profile states belong to: states
+/// of another program are recomputed from history instead of being misread.
+const V3: &str = r#"
+INSERT INTO counters(name, value) VALUES ('segment_program', 0);
+"#;
+
 /// The migrations, in order: entry `i` takes a database from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 2] = [V1, V2];
+const MIGRATIONS: [&str; 3] = [V1, V2, V3];
 
 /// Creates the schema in an empty database.
 pub fn create(conn: &Connection) -> rusqlite::Result<()> {

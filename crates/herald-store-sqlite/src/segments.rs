@@ -101,6 +101,9 @@ pub fn commit(
         .map_err(sql)?;
     stmt.execute(params!["segment_log_cursor", cursor.profile_log as i64])
         .map_err(sql)?;
+    // The bits of the fingerprint, kept in a signed column.
+    stmt.execute(params!["segment_program", cursor.program as i64])
+        .map_err(sql)?;
     Ok(())
 }
 
@@ -244,6 +247,7 @@ pub fn cursor(conn: &Connection) -> Result<SegmentCursor, StoreError> {
     Ok(SegmentCursor {
         events: get("segment_events_cursor")?,
         profile_log: get("segment_log_cursor")?,
+        program: get("segment_program")?,
     })
 }
 

@@ -45,6 +45,7 @@ async fn a_step_writes_states_members_events_and_cursor_at_once() {
         cursor: SegmentCursor {
             events: 3,
             profile_log: 0,
+            program: u64::MAX - 1,
         },
         definitions: Some(vec![record("buyers", 1), record("other", 1)]),
         states: vec![SegmentState {
@@ -79,7 +80,8 @@ async fn a_step_writes_states_members_events_and_cursor_at_once() {
         store.segment_states().await.unwrap(),
         vec![(zed, vec![1, 2, 3])]
     );
-    assert_eq!(store.segment_cursor().await.unwrap().events, 3);
+    let cursor = store.segment_cursor().await.unwrap();
+    assert_eq!((cursor.events, cursor.program), (3, u64::MAX - 1));
     assert_eq!(
         store.profile_segments(zed).await.unwrap()[0].0,
         "buyers".to_string()
@@ -100,6 +102,7 @@ async fn a_step_writes_states_members_events_and_cursor_at_once() {
             cursor: SegmentCursor {
                 events: 3,
                 profile_log: 0,
+                program: 7,
             },
             definitions: Some(vec![record("other", 2)]),
             ..Default::default()

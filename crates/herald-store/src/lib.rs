@@ -6,7 +6,7 @@
 //! interchangeable at start-up.
 
 use async_trait::async_trait;
-use herald_core::{Message, ProfileId, SourceId, StoredEvent, Timestamp};
+use herald_core::{Message, MessageKind, ProfileId, SourceId, StoredEvent, Timestamp};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -100,6 +100,9 @@ pub const IMPORT_SOURCE: &str = "import";
 ///
 /// Every method may be called concurrently. [`Store::append`] returns only once its messages are
 /// durable; a store may group concurrent appends into one commit.
+/// Which messages a sparse scan returns bodies for, by kind and event name.
+pub type BodyFilter = std::sync::Arc<dyn Fn(MessageKind, Option<&str>) -> bool + Send + Sync>;
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Durably appends validated messages from one source, resolving each to its profile in order.
@@ -136,6 +139,26 @@ pub trait Store: Send + Sync + 'static {
 
     /// Events after log position `after`, oldest first, at most `limit`.
     async fn scan_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// As [`Store::scan_events`], but only the messages `wanted` accepts (by kind and event
+    /// name) come with their body; the others have an empty body and message id, and
+    /// `received_at` equal to `timestamp`. For engines that replay history and read few bodies.
+    async fn scan_events_sparse(
+        &self,
+        after: u64,
+        limit: usize,
+        wanted: BodyFilter,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut events = self.scan_events(after, limit).await?;
+        for e in &mut events {
+            if !wanted(e.kind, e.name.as_deref()) {
+                e.body = Box::default();
+                e.message_id = String::new();
+                e.received_at = e.timestamp;
+            }
+        }
+        Ok(events)
+    }
 
     async fn stats(&self) -> Result<Stats, StoreError>;
 

@@ -68,6 +68,8 @@ pub struct SegmentState {
 pub struct SegmentCursor {
     pub events: u64,
     pub profile_log: u64,
+    /// The fingerprint of the program whose per-profile states are stored.
+    pub program: u64,
 }
 
 /// Everything one step of the segment engine writes, applied atomically.

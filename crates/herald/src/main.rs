@@ -6,6 +6,11 @@ mod verbs;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// Backfills and ingest allocate many small objects from several threads; mimalloc does that
+/// about a third faster than the system allocator here (see `bench/segments.sh`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_tracing(cli.command.is_server());

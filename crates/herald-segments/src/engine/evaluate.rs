@@ -9,6 +9,7 @@
 //! sequences).
 
 use super::atom::{AtomTest, Tracker};
+use super::input::Props;
 use super::input::{Input, Key, date_of};
 use super::marks::{Reading, TraitSpec, TraitTest};
 use super::program::{Expr, Program};
@@ -19,7 +20,7 @@ use super::time::{Ms, anniversary_within, civil_from_days, day_of, next_annivers
 use crate::ast::{Pick, Which};
 use herald_core::MessageKind;
 use jiff::Timestamp;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// What the reference found for one atom.
@@ -271,11 +272,10 @@ impl<'r, 'a> Reference<'r, 'a> {
             .existing()
             .filter_map(|(i, m, ts)| {
                 let traits = m.traits.filter(|_| m.kind == MessageKind::Identify)?;
-                traits.contains_key(&*spec.top).then_some((ts, i, traits))
+                traits.contains_key(&spec.top).then_some((ts, i, traits))
             })
             .max_by_key(|&(ts, i, _)| (ts, i));
-        let empty = Map::new();
-        let traits = winner.map_or(&empty, |w| w.2);
+        let traits = winner.map_or(Props::EMPTY, |w| w.2);
         let value = spec.path.first(traits).cloned();
         let date = value.as_ref().and_then(date_of);
         let holds = match (&spec.reading, test) {

@@ -35,9 +35,57 @@ pub struct Input<'a> {
     pub name: Option<&'a str>,
     pub timestamp: Timestamp,
     /// Properties of a track, page or screen call (empty otherwise).
-    pub properties: &'a Map<String, Value>,
+    pub properties: Props<'a>,
     /// Traits of an identify call.
-    pub traits: Option<&'a Map<String, Value>>,
+    pub traits: Option<Props<'a>>,
+    /// The route of its kind and name, when the caller looked it up once for many messages.
+    pub route: Option<super::route::EventRoute>,
+}
+
+/// The properties or traits of a message: the JSON object itself, or the same keys and values
+/// as interned pairs, as a cache of the event log keeps them.
+#[derive(Clone, Copy, Debug)]
+pub enum Props<'a> {
+    Map(&'a Map<String, Value>),
+    Pairs(Pairs<'a>),
+}
+
+/// Top-level properties as `(key, value)` indices into shared tables of keys and values.
+#[derive(Clone, Copy, Debug)]
+pub struct Pairs<'a> {
+    pub pairs: &'a [(u32, u32)],
+    pub keys: &'a [Box<str>],
+    pub values: &'a [Value],
+}
+
+impl<'a> Props<'a> {
+    pub const EMPTY: Props<'static> = Props::Pairs(Pairs {
+        pairs: &[],
+        keys: &[],
+        values: &[],
+    });
+
+    /// The value of a top-level key.
+    pub fn get(self, key: &str) -> Option<&'a Value> {
+        match self {
+            Props::Map(m) => m.get(key),
+            Props::Pairs(p) => p
+                .pairs
+                .iter()
+                .find(|(k, _)| &*p.keys[*k as usize] == key)
+                .map(|(_, v)| &p.values[*v as usize]),
+        }
+    }
+
+    pub fn contains_key(self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+}
+
+impl<'a> From<&'a Map<String, Value>> for Props<'a> {
+    fn from(m: &'a Map<String, Value>) -> Self {
+        Props::Map(m)
+    }
 }
 
 impl Input<'_> {
@@ -73,7 +121,7 @@ impl Path {
     }
 
     /// Whether `f` holds for some non-null value at this path.
-    pub(crate) fn any(&self, root: &Map<String, Value>, mut f: impl FnMut(&Value) -> bool) -> bool {
+    pub(crate) fn any(&self, root: Props, mut f: impl FnMut(&Value) -> bool) -> bool {
         match self.0.split_first() {
             Some((PathStep::Key(k), rest)) => root.get(k).is_some_and(|v| walk(v, rest, &mut f)),
             _ => false,
@@ -81,7 +129,7 @@ impl Path {
     }
 
     /// The first non-null value at this path.
-    pub(crate) fn first<'v>(&self, root: &'v Map<String, Value>) -> Option<&'v Value> {
+    pub(crate) fn first<'v>(&self, root: Props<'v>) -> Option<&'v Value> {
         let mut found = None;
         if let Some((PathStep::Key(k), rest)) = self.0.split_first()
             && let Some(v) = root.get(k)
@@ -95,7 +143,7 @@ impl Path {
     }
 
     /// Every distinct grouping key at this path, in order of appearance.
-    pub(crate) fn keys(&self, root: &Map<String, Value>, out: &mut Vec<Key>) {
+    pub(crate) fn keys(&self, root: Props, out: &mut Vec<Key>) {
         out.clear();
         self.any(root, |v| {
             if let Some(k) = key_of(v)
@@ -267,7 +315,7 @@ impl Test {
     }
 
     /// Whether the values at `path` in `root` satisfy the test (see the module documentation).
-    pub(crate) fn holds_at(&self, path: &Path, root: &Map<String, Value>) -> bool {
+    pub(crate) fn holds_at(&self, path: &Path, root: Props) -> bool {
         match self {
             Test::Exists => path.any(root, |_| true),
             Test::NotExists => !path.any(root, |_| true),
@@ -379,7 +427,7 @@ mod tests {
     fn test(op: FilterOp, lit: Option<Literal>, path: &str, props: Value) -> bool {
         let t = Test::compile(op, lit.as_ref()).unwrap();
         let path = Path::new(&PropertyPath::parse(path).unwrap());
-        t.holds_at(&path, props.as_object().unwrap())
+        t.holds_at(&path, props.as_object().unwrap().into())
     }
 
     #[test]

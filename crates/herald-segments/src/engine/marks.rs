@@ -22,12 +22,12 @@
 //! only the *reading* of the winning identify (whether the value test holds, or the parsed date),
 //! its timestamp, and future-stamped identifies; readings never depend on `now`.
 
+use super::input::Props;
 use super::input::{Input, Path, Test, date_of};
 use super::state::insert_tight;
 use super::time::{Ms, anniversary_flip, anniversary_within};
 use super::window::Win;
 use crate::ast::Which;
-use serde_json::{Map, Value};
 
 /// An instant relative to `now` (`Rel(offset)`: `now + offset`) or fixed.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -210,7 +210,7 @@ pub(crate) enum TraitTest {
 }
 
 impl TraitSpec {
-    pub(crate) fn read(&self, traits: &Map<String, Value>) -> i64 {
+    pub(crate) fn read(&self, traits: Props) -> i64 {
         match &self.reading {
             Reading::Test(test) => i64::from(test.holds_at(&self.path, traits)),
             Reading::Date => self.path.first(traits).and_then(date_of).unwrap_or(NO_DATE),
@@ -219,7 +219,7 @@ impl TraitSpec {
 
     /// The reading of a profile that never named the trait.
     pub(crate) fn unset(&self) -> i64 {
-        self.read(&Map::new())
+        self.read(Props::EMPTY)
     }
 
     pub(crate) fn empty(&self) -> TraitState {
@@ -232,7 +232,7 @@ impl TraitSpec {
 
     /// Whether an input sets this trait (an identify naming the top-level key).
     pub(crate) fn names(&self, input: &Input) -> bool {
-        input.traits.is_some_and(|t| t.contains_key(&*self.top))
+        input.traits.is_some_and(|t| t.contains_key(&self.top))
     }
 
     pub(crate) fn insert(&self, state: &mut TraitState, input: &Input, now: Ms) {

@@ -49,6 +49,7 @@ pub mod window;
 
 pub use explain::{Candidate, Explanation, Group, Node};
 pub use incremental::Change;
-pub use input::{Input, OWN_EVENTS};
+pub use input::{Input, OWN_EVENTS, Pairs, Props};
 pub use program::{CompileError, Program, SegmentIdx};
+pub use route::EventRoute;
 pub use state::{DecodeError, ProfileState};

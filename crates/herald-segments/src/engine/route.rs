@@ -47,19 +47,32 @@ impl Hasher for NameHasher {
     }
 }
 
+/// A message's route, looked up once for many messages of the same kind and name (a replay of
+/// interned events); set it in [`Input::route`]. Only meaningful to the program that made it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventRoute(u32);
+
 impl Program {
-    /// The route of a message.
-    pub(crate) fn route(&self, input: &Input) -> &Route {
+    /// The route of messages of this kind and event name.
+    pub fn route_of(&self, kind: herald_core::MessageKind, name: Option<&str>) -> EventRoute {
         use herald_core::MessageKind as K;
-        let i = match input.kind {
-            K::Track => input
-                .name
+        EventRoute(match kind {
+            K::Track => name
                 .and_then(|n| self.by_event.get(n).copied())
                 .unwrap_or(self.route_other),
             K::Identify => self.route_identify,
             _ => self.route_other,
+        })
+    }
+
+    /// The route of a message.
+    pub(crate) fn route(&self, input: &Input) -> &Route {
+        let i = match input.route {
+            Some(r) if (r.0 as usize) < self.routes.len() => r,
+            _ => self.route_of(input.kind, input.name),
         };
-        &self.routes[i as usize]
+        debug_assert_eq!(i, self.route_of(input.kind, input.name));
+        &self.routes[i.0 as usize]
     }
 
     pub(crate) fn build_routes(&mut self, deps: &[Vec<u32>]) {

@@ -27,8 +27,9 @@ impl Msg {
             kind: self.kind,
             name: self.name.as_deref(),
             timestamp: self.ts,
-            properties: &self.props,
-            traits: self.traits.as_ref(),
+            properties: (&self.props).into(),
+            traits: self.traits.as_ref().map(Into::into),
+            route: None,
         }
     }
 }
