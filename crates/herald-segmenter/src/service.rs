@@ -38,7 +38,17 @@ pub struct SegmentService {
 impl SegmentService {
     /// Starts the task; it stops when `shutdown` resolves, after finishing its current step.
     pub fn spawn(
+        segmenter: Segmenter,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> (SegmentService, tokio::task::JoinHandle<()>) {
+        Self::spawn_with(segmenter, None, shutdown)
+    }
+
+    /// As [`SegmentService::spawn`]; `downstream` is notified after each step that recorded
+    /// membership changes (the journey runner reads them from the log).
+    pub fn spawn_with(
         mut segmenter: Segmenter,
+        downstream: Option<Arc<Notify>>,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> (SegmentService, tokio::task::JoinHandle<()>) {
         let (requests, mut rx) = mpsc::channel::<Request>(16);
@@ -47,9 +57,17 @@ impl SegmentService {
         let task = tokio::spawn(async move {
             tokio::pin!(shutdown);
             loop {
-                if let Err(e) = segmenter.catch_up(Timestamp::now()).await {
-                    tracing::error!(error = %e, "segment step failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                match segmenter.catch_up(Timestamp::now()).await {
+                    Ok(report) if report.changes > 0 => {
+                        if let Some(d) = &downstream {
+                            d.notify_one();
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "segment step failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
                 }
                 let sleep = segmenter
                     .next_timer()

@@ -78,6 +78,9 @@ async fn store(
     if let Some(segments) = &state.segments {
         segments.wake();
     }
+    if let Some(journeys) = &state.journeys {
+        journeys.wake();
+    }
     metrics::counter!("herald_events_ingested_total").increment(report.stored);
     metrics::counter!("herald_events_duplicate_total").increment(report.duplicates);
     metrics::counter!("herald_events_dropped_erased_total").increment(report.dropped_erased);

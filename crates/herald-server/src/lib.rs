@@ -12,6 +12,7 @@ pub mod auth;
 pub mod body;
 pub mod error;
 pub mod ingest;
+pub mod journeys;
 pub mod openapi;
 pub mod profiles;
 pub mod segments;
@@ -23,6 +24,7 @@ use axum::http::{Method, Uri, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use error::ApiError;
+use herald_conductor::{Conductor, JourneyService};
 use herald_segmenter::{SegmentService, Segmenter};
 use herald_store::Store;
 use std::future::Future;
@@ -36,6 +38,10 @@ pub struct AppState {
     pub metrics: telemetry::Metrics,
     /// The segment task, started by [`launch_with_tcp_listener`].
     pub segments: Option<SegmentService>,
+    /// The journey task, started by [`launch_with_tcp_listener`].
+    pub journeys: Option<JourneyService>,
+    /// The time zone of people without a `timezone` trait.
+    pub zone: jiff::tz::TimeZone,
 }
 
 impl AppState {
@@ -44,6 +50,8 @@ impl AppState {
             store,
             metrics: telemetry::Metrics::install(),
             segments: None,
+            journeys: None,
+            zone: jiff::tz::TimeZone::UTC,
         }
     }
 }
@@ -89,7 +97,13 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/segments/{name}/explain/{id}",
             get(segments::explain),
-        );
+        )
+        .route("/api/v1/journeys", get(journeys::list_journeys))
+        .route(
+            "/api/v1/journeys/{name}",
+            get(journeys::get_journey).put(journeys::put_journey),
+        )
+        .route("/api/v1/messages", get(journeys::list_messages));
     Router::new()
         .merge(v1)
         .merge(api)
@@ -147,7 +161,7 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response:
     .into_response()
 }
 
-/// Starts the segment task, serves on `listener` until `shutdown` completes, lets requests in
+/// Starts the segment and journey tasks, serves on `listener` until `shutdown` completes, lets requests in
 /// flight finish, stops the segment task after its current step, then closes the store so that
 /// everything acknowledged is on disk.
 pub async fn launch_with_tcp_listener(
@@ -159,11 +173,20 @@ pub async fn launch_with_tcp_listener(
     let segmenter = Segmenter::load(store.clone(), herald_core::Timestamp::now())
         .await
         .map_err(std::io::Error::other)?;
+    let conductor = Conductor::load(store.clone(), state.zone.clone())
+        .await
+        .map_err(std::io::Error::other)?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (service, segment_task) = SegmentService::spawn(segmenter, async {
-        let _ = stopped.await;
+    let (stop_journeys, journeys_stopped) = tokio::sync::oneshot::channel::<()>();
+    let (journeys, journey_task) = JourneyService::spawn(conductor, async {
+        let _ = journeys_stopped.await;
     });
+    let (service, segment_task) =
+        SegmentService::spawn_with(segmenter, Some(journeys.waker()), async {
+            let _ = stopped.await;
+        });
     state.segments = Some(service);
+    state.journeys = Some(journeys);
     let app = router(state);
     tracing::info!(addr = %listener.local_addr()?, "herald listening");
     axum::serve(listener, app)
@@ -172,6 +195,10 @@ pub async fn launch_with_tcp_listener(
     let _ = stop.send(());
     if let Err(e) = segment_task.await {
         tracing::error!(error = %e, "the segment task failed");
+    }
+    let _ = stop_journeys.send(());
+    if let Err(e) = journey_task.await {
+        tracing::error!(error = %e, "the journey task failed");
     }
     store.close().await.map_err(std::io::Error::other)?;
     tracing::info!("herald stopped; the store is closed");

@@ -27,12 +27,17 @@ use utoipa::{Modify, OpenApi};
         crate::segments::get_members,
         crate::segments::profile_segments,
         crate::segments::explain,
+        crate::journeys::put_journey,
+        crate::journeys::list_journeys,
+        crate::journeys::get_journey,
+        crate::journeys::list_messages,
     ),
     modifiers(&Security),
     tags(
         (name = "ingest", description = "Segment-compatible tracking API (write key)"),
         (name = "profiles", description = "People and their events (admin token)"),
         (name = "segments", description = "Segment definitions, members and explanations (admin token)"),
+        (name = "journeys", description = "Journeys, their per-step counts, and the outbox of messages they send (admin token)"),
         (name = "store", description = "Store-wide figures (admin token)"),
     )
 )]

@@ -92,6 +92,22 @@ impl WriterState {
 #[derive(Default)]
 pub struct Deltas(HashMap<ProfileId, Delta>);
 
+impl Deltas {
+    /// The profile's traits as the open transaction has them, for changes that must go through
+    /// the pending ones: writing the row directly would be overwritten when they are flushed.
+    pub fn traits_of(
+        &mut self,
+        tx: &Transaction<'_>,
+        profile: ProfileId,
+    ) -> Result<&mut Map<String, Value>, StoreError> {
+        let delta = self.0.entry(profile).or_default();
+        if delta.traits.is_none() {
+            delta.traits = Some(load_traits(tx, profile)?);
+        }
+        Ok(delta.traits.as_mut().expect("just loaded"))
+    }
+}
+
 #[derive(Default)]
 struct Delta {
     events: i64,
@@ -258,10 +274,7 @@ pub fn append(
         delta.last = Some(delta.last.map_or(ts, |l| l.max(ts)));
         match (m.kind, &m.traits) {
             (MessageKind::Identify, Some(incoming)) => {
-                if delta.traits.is_none() {
-                    delta.traits = Some(load_traits(tx, target)?);
-                }
-                traits::apply_identify(delta.traits.as_mut().expect("just loaded"), incoming);
+                traits::apply_identify(deltas.traits_of(tx, target)?, incoming);
             }
             (MessageKind::Group, _) => join_group(tx, target, m, ts)?,
             _ => {}
@@ -372,8 +385,10 @@ fn flush(tx: &Transaction<'_>, deltas: &mut Deltas) -> Result<(), StoreError> {
         .prepare_cached(
             "UPDATE profiles SET
                 event_count = event_count + ?1,
-                first_seen = min(coalesce(first_seen, ?2), ?2),
-                last_seen = max(coalesce(last_seen, ?3), ?3),
+                first_seen = CASE WHEN ?2 IS NULL THEN first_seen
+                                  ELSE min(coalesce(first_seen, ?2), ?2) END,
+                last_seen = CASE WHEN ?3 IS NULL THEN last_seen
+                                 ELSE max(coalesce(last_seen, ?3), ?3) END,
                 traits = coalesce(?4, traits)
              WHERE id = ?5",
         )
@@ -527,12 +542,17 @@ pub fn erase(
         state.cache(identity.kind).pop(identity.value.as_str());
     }
     let p = profile.0 as i64;
-    // Herald's own membership events are not counted as ingested, so they are not uncounted.
+    // Herald's own events (segment memberships, journey trait updates) are not counted as
+    // ingested, so they are not uncounted.
     let own: i64 = tx
         .query_row(
             "SELECT count(*) FROM events WHERE profile_id = ?1
-             AND source_id = (SELECT id FROM sources WHERE name = ?2)",
-            params![p, crate::segments::SEGMENTS_SOURCE],
+             AND source_id IN (SELECT id FROM sources WHERE name IN (?2, ?3))",
+            params![
+                p,
+                crate::segments::SEGMENTS_SOURCE,
+                crate::journeys::JOURNEYS_SOURCE
+            ],
             |r| r.get(0),
         )
         .map_err(sql)?;
@@ -541,6 +561,8 @@ pub fn erase(
         .map_err(sql)? as u64
         - own as u64;
     crate::segments::log_profile_change(tx, ProfileChange::Erased { profile })?;
+    // Before `profile_merges` loses the people this one absorbed.
+    crate::journeys::forget(tx, profile)?;
     tx.execute("DELETE FROM identities WHERE profile_id = ?1", [p])
         .map_err(sql)?;
     tx.execute("DELETE FROM group_members WHERE profile_id = ?1", [p])

@@ -7,6 +7,7 @@
 
 mod apply;
 mod checkpoint;
+mod journeys;
 mod read;
 mod schema;
 mod segments;
@@ -19,10 +20,12 @@ use herald_core::credentials::{
 use herald_core::time::to_millis;
 use herald_core::{Message, ProfileId, SourceId, StoredEvent, Timestamp};
 use herald_store::{
-    AppendReport, BodyFilter, Erasure, IMPORT_SOURCE, Member, NewStore, Profile, ProfileExport,
-    ProfileLogEntry, SegmentCommit, SegmentCursor, SegmentRecord, Stats, Store, StoreError,
+    AppendReport, BodyFilter, Erasure, IMPORT_SOURCE, JourneyCommit, JourneyCursor, JourneyRecord,
+    Member, NewStore, OutboxMessage, Profile, ProfileExport, ProfileLogEntry, SegmentCommit,
+    SegmentCursor, SegmentRecord, Stats, StepCount, Store, StoreError, Waiting,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -481,6 +484,70 @@ impl Store for SqliteStore {
         self.read(move |c| segments::of_profile(c, profile)).await
     }
 
+    async fn journey_definitions(&self) -> Result<Vec<JourneyRecord>, StoreError> {
+        self.read(journeys::definitions).await
+    }
+
+    async fn journey_rules(&self) -> Result<Option<Value>, StoreError> {
+        self.read(journeys::rules).await
+    }
+
+    async fn journey_cursor(&self) -> Result<JourneyCursor, StoreError> {
+        self.read(journeys::cursor).await
+    }
+
+    async fn journey_states(
+        &self,
+        profiles: Vec<ProfileId>,
+    ) -> Result<Vec<(ProfileId, Vec<u8>)>, StoreError> {
+        self.read(move |c| journeys::states(c, &profiles)).await
+    }
+
+    async fn due_journey_profiles(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ProfileId>, StoreError> {
+        self.read(move |c| journeys::due_profiles(c, now, limit))
+            .await
+    }
+
+    async fn next_journey_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.read(journeys::next_due).await
+    }
+
+    async fn commit_journeys(&self, commit: JourneyCommit) -> Result<(), StoreError> {
+        self.send(|reply| writer::Command::Journeys { commit, reply })
+            .await
+    }
+
+    async fn journey_step_counts(&self) -> Result<Vec<StepCount>, StoreError> {
+        self.read(journeys::step_counts).await
+    }
+
+    async fn journey_waiting(&self) -> Result<Vec<Waiting>, StoreError> {
+        self.read(journeys::waiting).await
+    }
+
+    async fn outbox(
+        &self,
+        after: u64,
+        limit: usize,
+        profile: Option<ProfileId>,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.read(move |c| journeys::outbox(c, after, limit, profile))
+            .await
+    }
+
+    async fn recent_sends(
+        &self,
+        profile: ProfileId,
+        since: Timestamp,
+    ) -> Result<Vec<(String, String, Timestamp)>, StoreError> {
+        self.read(move |c| journeys::recent_sends(c, profile, since))
+            .await
+    }
+
     async fn close(&self) -> Result<(), StoreError> {
         // Dropping the last sender ends the writer loop once the queue is drained.
         drop(self.writer.write().expect("writer lock").take());
@@ -500,5 +567,9 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_journeys;
+#[cfg(test)]
+mod tests_journeys_people;
 #[cfg(test)]
 mod tests_segments;

@@ -6,7 +6,7 @@
 use rusqlite::Connection;
 
 /// The schema version this build writes. Stores with a higher `user_version` are refused.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -126,8 +126,88 @@ const V3: &str = r#"
 INSERT INTO counters(name, value) VALUES ('segment_program', 0);
 "#;
 
+/// Journeys: versioned definitions, the runner's per-profile state and cursor, the running
+/// instances (for reports), the outbox of messages and the log of what the runner did.
+///
+/// Per-step action counts are kept in `journey_counts`, updated with each action, so reports
+/// read a few rows instead of grouping the whole action log; a step-less action is counted under
+/// step -1 because a primary key cannot tell NULLs apart. The global rules live in `meta` under
+/// `journey_rules`.
+const V4: &str = r#"
+CREATE TABLE journeys (
+    name       TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    definition TEXT NOT NULL,
+    live       INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (name, version)
+) WITHOUT ROWID;
+
+CREATE TABLE journey_state (
+    profile_id INTEGER PRIMARY KEY,
+    state      BLOB NOT NULL,
+    due        INTEGER
+);
+CREATE INDEX journey_state_due ON journey_state(due) WHERE due IS NOT NULL;
+
+CREATE TABLE journey_instances (
+    id         TEXT PRIMARY KEY,
+    profile_id INTEGER NOT NULL,
+    journey    TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    step       INTEGER NOT NULL,
+    key        TEXT,
+    entered_at INTEGER NOT NULL,
+    wake       INTEGER
+) WITHOUT ROWID;
+CREATE INDEX journey_instances_profile ON journey_instances(profile_id);
+CREATE INDEX journey_instances_step ON journey_instances(journey, version, step);
+
+CREATE TABLE outbox (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    id         TEXT NOT NULL UNIQUE,
+    profile_id INTEGER NOT NULL,
+    journey    TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    instance   TEXT NOT NULL,
+    step       INTEGER NOT NULL,
+    channel    TEXT NOT NULL,
+    template   TEXT NOT NULL,
+    class      TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    reason     TEXT,
+    context    TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX outbox_profile ON outbox(profile_id, created_at);
+
+CREATE TABLE journey_actions (
+    seq        INTEGER PRIMARY KEY,
+    at         INTEGER NOT NULL,
+    journey    TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    instance   TEXT NOT NULL,
+    profile_id INTEGER NOT NULL,
+    step       INTEGER,
+    action     TEXT NOT NULL,
+    detail     TEXT NOT NULL
+);
+CREATE INDEX journey_actions_profile ON journey_actions(profile_id);
+
+CREATE TABLE journey_counts (
+    journey TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    step    INTEGER NOT NULL,
+    action  TEXT NOT NULL,
+    count   INTEGER NOT NULL,
+    PRIMARY KEY (journey, version, step, action)
+) WITHOUT ROWID;
+
+INSERT INTO counters(name, value) VALUES ('journey_events_cursor', 0), ('journey_log_cursor', 0);
+"#;
+
 /// The migrations, in order: entry `i` takes a database from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 3] = [V1, V2, V3];
+const MIGRATIONS: [&str; 4] = [V1, V2, V3, V4];
 
 /// Creates the schema in an empty database.
 pub fn create(conn: &Connection) -> rusqlite::Result<()> {

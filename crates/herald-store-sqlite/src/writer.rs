@@ -9,7 +9,7 @@ use crate::apply::{self, Deltas, WriterState};
 use crate::checkpoint::{self, Checkpointer};
 use crate::sql;
 use herald_core::{Message, SourceId};
-use herald_store::{AppendReport, Erasure, SegmentCommit, StoreError};
+use herald_store::{AppendReport, Erasure, JourneyCommit, SegmentCommit, StoreError};
 use rusqlite::{Connection, TransactionBehavior};
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
@@ -35,6 +35,10 @@ pub enum Command {
         commit: SegmentCommit,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    Journeys {
+        commit: JourneyCommit,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 impl Command {
@@ -49,6 +53,14 @@ impl Command {
                     .sum::<usize>()
                     + commit.changes.len() * 256
             }
+            Command::Journeys { commit, .. } => {
+                commit
+                    .states
+                    .iter()
+                    .map(|s| 64 + s.state.as_ref().map_or(0, Vec::len) + s.instances.len() * 128)
+                    .sum::<usize>()
+                    + (commit.messages.len() + commit.actions.len() + commit.traits.len()) * 256
+            }
             _ => 1024,
         }
     }
@@ -59,6 +71,7 @@ enum Outcome {
     Erased(Option<Erasure>),
     Source(SourceId),
     Segments,
+    Journeys,
 }
 
 /// Runs until every sender is gone, then checkpoints the WAL and closes the database.
@@ -145,6 +158,10 @@ fn apply_group(
                 crate::segments::commit(&tx, state, commit)?;
                 Outcome::Segments
             }
+            Command::Journeys { commit, .. } => {
+                crate::journeys::commit(&tx, state, &mut deltas, commit)?;
+                Outcome::Journeys
+            }
         };
         outcomes.push(outcome);
     }
@@ -166,6 +183,8 @@ fn reply(cmd: Command, result: Result<Outcome, StoreError>) {
         (Command::NamedSource { reply, .. }, Err(e)) => drop(reply.send(Err(e))),
         (Command::Segments { reply, .. }, Ok(Outcome::Segments)) => drop(reply.send(Ok(()))),
         (Command::Segments { reply, .. }, Err(e)) => drop(reply.send(Err(e))),
+        (Command::Journeys { reply, .. }, Ok(Outcome::Journeys)) => drop(reply.send(Ok(()))),
+        (Command::Journeys { reply, .. }, Err(e)) => drop(reply.send(Err(e))),
         (_, Ok(_)) => unreachable!("each command yields its own outcome"),
     }
 }

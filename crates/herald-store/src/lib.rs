@@ -11,8 +11,13 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 mod error;
+mod journeys;
 mod segments;
 pub use error::StoreError;
+pub use journeys::{
+    InstanceRow, JourneyAction, JourneyCommit, JourneyCursor, JourneyRecord, JourneyState,
+    OutboxMessage, OutboxStatus, StepCount, Waiting,
+};
 pub use segments::{
     Member, MembershipChange, ProfileChange, ProfileLogEntry, SEGMENT_ENTERED, SEGMENT_EXITED,
     SegmentCommit, SegmentCursor, SegmentRecord, SegmentState,
@@ -212,11 +217,75 @@ pub trait Store: Send + Sync + 'static {
         profiles: Vec<ProfileId>,
     ) -> Result<Vec<(ProfileId, String)>, StoreError>;
 
+    /// Profiles by internal id (those that exist).
+    async fn profiles_by_id(&self, ids: Vec<ProfileId>) -> Result<Vec<Profile>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for (p, id) in self.display_ids(ids).await? {
+            if let Some(profile) = self.profile(&id).await?
+                && profile.id == p
+            {
+                out.push(profile);
+            }
+        }
+        Ok(out)
+    }
+
     /// The segments a profile is in, with the time it entered each.
     async fn profile_segments(
         &self,
         profile: ProfileId,
     ) -> Result<Vec<(String, Timestamp)>, StoreError>;
+
+    /// Every stored version of every journey, by name then version.
+    async fn journey_definitions(&self) -> Result<Vec<JourneyRecord>, StoreError>;
+
+    /// The global journey rules (JSON form), if any were applied.
+    async fn journey_rules(&self) -> Result<Option<Value>, StoreError>;
+
+    /// Where the journey runner has read up to.
+    async fn journey_cursor(&self) -> Result<JourneyCursor, StoreError>;
+
+    /// The persisted runner states of these profiles (those that have one).
+    async fn journey_states(
+        &self,
+        profiles: Vec<ProfileId>,
+    ) -> Result<Vec<(ProfileId, Vec<u8>)>, StoreError>;
+
+    /// Profiles whose runner state is due at or before `now`, earliest first, at most `limit`.
+    async fn due_journey_profiles(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ProfileId>, StoreError>;
+
+    /// The earliest due time of any runner state.
+    async fn next_journey_due(&self) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Durably applies one step of the journey runner.
+    async fn commit_journeys(&self, commit: JourneyCommit) -> Result<(), StoreError>;
+
+    /// Action counts per journey version and step.
+    async fn journey_step_counts(&self) -> Result<Vec<StepCount>, StoreError>;
+
+    /// Running instances per journey version and step.
+    async fn journey_waiting(&self) -> Result<Vec<Waiting>, StoreError>;
+
+    /// Outbox messages after position `after`, oldest first, at most `limit`; only one
+    /// profile's when `profile` is set.
+    async fn outbox(
+        &self,
+        after: u64,
+        limit: usize,
+        profile: Option<ProfileId>,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+
+    /// Queued (not skipped) messages to a profile created at or after `since`, for frequency
+    /// caps: `(channel, class, created_at)`.
+    async fn recent_sends(
+        &self,
+        profile: ProfileId,
+        since: Timestamp,
+    ) -> Result<Vec<(String, String, Timestamp)>, StoreError>;
 
     /// Finishes outstanding writes and releases the store. Further calls fail.
     async fn close(&self) -> Result<(), StoreError>;

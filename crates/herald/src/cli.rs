@@ -108,6 +108,52 @@ pub enum Command {
     /// Define segments and look at their members.
     #[command(subcommand)]
     Segments(SegmentsCommand),
+    /// Define journeys (what happens after a trigger), look at them, backtest them.
+    #[command(subcommand)]
+    Journeys(JourneysCommand),
+    /// The messages journeys decided to send.
+    #[command(subcommand)]
+    Messages(MessagesCommand),
+}
+
+#[derive(Subcommand)]
+pub enum JourneysCommand {
+    /// Print the journey library (and its messaging rules) in the text form, ready for
+    /// `journeys apply`.
+    Library,
+    /// Validate and apply the journeys and rules in FILE (text, or the JSON form). Changed
+    /// journeys get a new version; running instances finish on theirs.
+    Apply {
+        file: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
+        /// Only say what would change.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print each live journey as JSON: version, running instances and per-step counts.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum MessagesCommand {
+    /// Print the outbox as JSON lines, oldest first.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+        /// Only this person's (userId or anonymousId).
+        #[arg(long)]
+        profile: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        /// Only messages after this outbox position.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+    },
 }
 
 #[derive(Subcommand)]

@@ -177,37 +177,11 @@ fn compile_leaf(leaf: &Condition) -> Result<(String, Tracker, AtomTest), String>
             (format!("sequence {s:?}"), Tracker::Seq(seq), AtomTest::Seq)
         }
         Condition::Trait(t) => {
-            let path = Path::new(&t.path);
-            let top: Box<str> = path
-                .top()
-                .ok_or_else(|| format!("trait path `{}` must start with a trait name", t.path))?
-                .into();
-            let (reading, test) = match &t.test {
-                ast::TraitTest::Value { op, value } => {
-                    let test = Test::compile(*op, value.as_ref())
-                        .map_err(|e| format!("in the test of trait `{}`: {e}", t.path))?;
-                    (Reading::Test(test), TraitTest::Value)
-                }
-                date_test => {
-                    if path.has_each() {
-                        return Err(format!(
-                            "trait `{}`: a date test needs one value; remove `[]`",
-                            t.path
-                        ));
-                    }
-                    let test = match date_test {
-                        ast::TraitTest::Date(time) => TraitTest::Date(time_test(time)),
-                        ast::TraitTest::Anniversary { within } => TraitTest::Anniversary {
-                            days: within.millis() / DAY,
-                        },
-                        ast::TraitTest::Value { .. } => unreachable!("matched above"),
-                    };
-                    (Reading::Date, test)
-                }
-            };
+            let (spec, test) = compile_trait(t)?;
+            let reading = &spec.reading;
             (
                 format!("trait {:?} {reading:?}", t.path),
-                Tracker::Trait(TraitSpec { path, top, reading }),
+                Tracker::Trait(spec),
                 AtomTest::Trait(test),
             )
         }
@@ -217,6 +191,39 @@ fn compile_leaf(leaf: &Condition) -> Result<(String, Tracker, AtomTest), String>
         | Condition::AtLeast { .. }
         | Condition::Segment { .. } => unreachable!("not a leaf"),
     })
+}
+
+/// A trait condition's reading of the traits and its test of that reading.
+pub(crate) fn compile_trait(t: &ast::TraitCondition) -> Result<(TraitSpec, TraitTest), String> {
+    let path = Path::new(&t.path);
+    let top: Box<str> = path
+        .top()
+        .ok_or_else(|| format!("trait path `{}` must start with a trait name", t.path))?
+        .into();
+    let (reading, test) = match &t.test {
+        ast::TraitTest::Value { op, value } => {
+            let test = Test::compile(*op, value.as_ref())
+                .map_err(|e| format!("in the test of trait `{}`: {e}", t.path))?;
+            (Reading::Test(test), TraitTest::Value)
+        }
+        date_test => {
+            if path.has_each() {
+                return Err(format!(
+                    "trait `{}`: a date test needs one value; remove `[]`",
+                    t.path
+                ));
+            }
+            let test = match date_test {
+                ast::TraitTest::Date(time) => TraitTest::Date(time_test(time)),
+                ast::TraitTest::Anniversary { within } => TraitTest::Anniversary {
+                    days: within.millis() / DAY,
+                },
+                ast::TraitTest::Value { .. } => unreachable!("matched above"),
+            };
+            (Reading::Date, test)
+        }
+    };
+    Ok((TraitSpec { path, top, reading }, test))
 }
 
 fn measure(m: &ast::Measure) -> Measure {

@@ -32,6 +32,7 @@
 //! within an instant).
 
 mod atom;
+pub mod checks;
 mod evaluate;
 mod explain;
 mod incremental;
@@ -47,6 +48,7 @@ pub mod time;
 mod timeline;
 pub mod window;
 
+pub use checks::{EventMatcher, FilterCheck, TraitCheck, key_at, value_at};
 pub use explain::{Candidate, Explanation, Group, Node};
 pub use incremental::Change;
 pub use input::{Input, OWN_EVENTS, Pairs, Props};

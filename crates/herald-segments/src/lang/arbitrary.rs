@@ -164,6 +164,16 @@ pub fn time_test() -> impl Strategy<Value = TimeTest> {
     ]
 }
 
+/// A test of a trait: of its value, as a date, or of its anniversary.
+pub fn trait_condition() -> impl Strategy<Value = TraitCondition> {
+    let test = prop_oneof![
+        op_value().prop_map(|(op, value)| TraitTest::Value { op, value }),
+        time_test().prop_map(TraitTest::Date),
+        span().prop_map(|within| TraitTest::Anniversary { within }),
+    ];
+    (path(), test).prop_map(|(path, test)| TraitCondition { path, test })
+}
+
 /// A condition with no sub-conditions.
 pub fn leaf_condition() -> impl Strategy<Value = Condition> {
     let metric = (measure(), selector(), window(), comparison()).prop_map(
@@ -227,13 +237,7 @@ pub fn leaf_condition() -> impl Strategy<Value = Condition> {
                 })
             },
         );
-    let trait_test = prop_oneof![
-        op_value().prop_map(|(op, value)| TraitTest::Value { op, value }),
-        time_test().prop_map(TraitTest::Date),
-        span().prop_map(|within| TraitTest::Anniversary { within }),
-    ];
-    let trait_ = (path(), trait_test)
-        .prop_map(|(path, test)| Condition::Trait(TraitCondition { path, test }));
+    let trait_ = trait_condition().prop_map(Condition::Trait);
     prop_oneof![
         3 => metric,
         1 => per_key,

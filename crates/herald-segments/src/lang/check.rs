@@ -4,8 +4,8 @@
 
 use super::error::{ValidationError, Warning, did_you_mean};
 use crate::ast::{
-    Condition, Definition, EventSelector, FilterOp, Literal, PathStep, PropertyPath, TraitTest,
-    Window,
+    Condition, Definition, EventSelector, Filter, FilterOp, Literal, PathStep, PropertyPath,
+    TraitCondition, TraitTest, Window,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -46,7 +46,7 @@ pub fn validate(defs: &[Definition]) -> Result<(), ValidationError> {
     Ok(())
 }
 
-type Problem = (String, &'static str);
+pub(crate) type Problem = (String, &'static str);
 
 fn check_condition(c: &Condition, def: &Definition) -> Result<(), Problem> {
     match c {
@@ -88,14 +88,7 @@ fn check_condition(c: &Condition, def: &Definition) -> Result<(), Problem> {
             s.same.as_ref().map_or(Ok(()), check_path)?;
             check_window(&s.window)
         }
-        Condition::Trait(t) => {
-            check_path(&t.path)?;
-            match &t.test {
-                TraitTest::Value { op, value } => check_op_value(*op, value.as_ref()),
-                TraitTest::Date(crate::ast::TimeTest::Within(w)) => check_window(w),
-                _ => Ok(()),
-            }
-        }
+        Condition::Trait(t) => check_trait(t),
         Condition::Segment { name } if *name == def.name => Err((
             format!("segment \"{name}\" refers to itself"),
             "a segment cannot be defined in terms of itself",
@@ -104,12 +97,22 @@ fn check_condition(c: &Condition, def: &Definition) -> Result<(), Problem> {
     }
 }
 
-fn check_selector(sel: &EventSelector) -> Result<(), Problem> {
-    for f in &sel.filters {
-        check_path(&f.path)?;
-        check_op_value(f.op, f.value.as_ref())?;
+pub(crate) fn check_trait(t: &TraitCondition) -> Result<(), Problem> {
+    check_path(&t.path)?;
+    match &t.test {
+        TraitTest::Value { op, value } => check_op_value(*op, value.as_ref()),
+        TraitTest::Date(crate::ast::TimeTest::Within(w)) => check_window(w),
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+pub(crate) fn check_selector(sel: &EventSelector) -> Result<(), Problem> {
+    sel.filters.iter().try_for_each(check_filter)
+}
+
+pub(crate) fn check_filter(f: &Filter) -> Result<(), Problem> {
+    check_path(&f.path)?;
+    check_op_value(f.op, f.value.as_ref())
 }
 
 fn check_op_value(op: FilterOp, value: Option<&Literal>) -> Result<(), Problem> {

@@ -54,16 +54,36 @@ pub fn to_json(defs: &[Definition]) -> String {
 }
 
 /// 1-based line and character column of byte `offset` in `text`.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     (line, before[line_start..].chars().count() + 1)
 }
 
+/// What the hints of a JSON form name: its schema file, and how to avoid nesting too deeply.
+pub(crate) struct JsonForm {
+    pub schema_file: &'static str,
+    pub too_deep: &'static str,
+}
+
+const SEGMENTS: JsonForm = JsonForm {
+    schema_file: "segment.schema.json",
+    too_deep: "the condition is nested too deeply: split it into segments joined with \"segment\" conditions",
+};
+
+fn from_serde(e: &serde_json::Error, text: &str, offset: usize) -> JsonError {
+    from_serde_in(&SEGMENTS, e, text, offset)
+}
+
 /// Converts serde_json's error in `text[offset..]` (1-based line, byte column) to a position in
 /// `text` and adds a hint.
-fn from_serde(e: &serde_json::Error, text: &str, offset: usize) -> JsonError {
+pub(crate) fn from_serde_in(
+    form: &JsonForm,
+    e: &serde_json::Error,
+    text: &str,
+    offset: usize,
+) -> JsonError {
     let sub = &text[offset..];
     // Byte offset in `sub` of the reported position; serde reports column 0 at some ends.
     let line_start: usize = sub
@@ -80,7 +100,7 @@ fn from_serde(e: &serde_json::Error, text: &str, offset: usize) -> JsonError {
     let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
     let at = offender(sub, at, &message).unwrap_or(at);
     let (line, column) = line_column(text, offset + at);
-    let (message, hint) = hint_for(message, e.classify());
+    let (message, hint) = hint_for(message, e.classify(), form);
     JsonError {
         line,
         column,
@@ -117,7 +137,11 @@ fn ticked(message: &str) -> Vec<&str> {
     message.split('`').skip(1).step_by(2).collect()
 }
 
-fn hint_for(message: String, class: serde_json::error::Category) -> (String, String) {
+fn hint_for(
+    message: String,
+    class: serde_json::error::Category,
+    form: &JsonForm,
+) -> (String, String) {
     use serde_json::error::Category;
     let hint = if message.starts_with("unknown field") || message.starts_with("unknown variant") {
         let words = ticked(&message);
@@ -131,7 +155,7 @@ fn hint_for(message: String, class: serde_json::error::Category) -> (String, Str
                 Some(s) => format!("did you mean \"{s}\"?"),
                 None => format!("the {kind}s allowed here are: {}", allowed.join(", ")),
             },
-            None => "see segment.schema.json for the JSON form".into(),
+            None => format!("see {} for the JSON form", form.schema_file),
         }
     } else if let Some(field) = message.strip_prefix("missing field ") {
         format!("add the field {}", field.replace('`', "\""))
@@ -142,7 +166,7 @@ fn hint_for(message: String, class: serde_json::error::Category) -> (String, Str
     } else if message.contains("untagged enum Literal") {
         "a value is a number, a string, true, false or a list of those".into()
     } else if message.contains("recursion limit") {
-        "the condition is nested too deeply: split it into segments joined with \"segment\" conditions".into()
+        form.too_deep.into()
     } else if let Some((what, how)) = message
         .split_once(": ")
         .filter(|_| message.contains(" is not a"))
@@ -158,7 +182,7 @@ fn hint_for(message: String, class: serde_json::error::Category) -> (String, Str
     } else if class == Category::Syntax {
         "check the JSON syntax here: a comma, quote or bracket may be missing".into()
     } else {
-        "see segment.schema.json for the JSON form".into()
+        format!("see {} for the JSON form", form.schema_file)
     };
     (message, hint)
 }

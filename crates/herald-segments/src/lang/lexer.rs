@@ -12,8 +12,9 @@
 use super::error::ParseError;
 use crate::ast::CmpOp;
 
+/// A token's kind and value. Public (through [`super::syntax`]) for languages built on this one.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Tok {
+pub enum Tok {
     /// A bare word: keyword, segment name, unit or property key.
     Word(String),
     /// A run starting with a digit (or `-` and a digit): number, date, month-day.
@@ -32,8 +33,9 @@ pub(crate) enum Tok {
     Eof,
 }
 
+/// A token with its position, as the parser sees it.
 #[derive(Clone, Debug)]
-pub(crate) struct Token {
+pub struct Token {
     pub tok: Tok,
     pub line: usize,
     pub column: usize,

@@ -16,6 +16,7 @@
 //!   by [`JSON_SCHEMA`].
 //! * [`validate`] refuses what can never be meant (duplicate names, self-reference, ...);
 //!   [`lint`] warns about event names that have not been seen.
+//! * [`syntax`] lends the lexer and sub-parsers to languages that embed this one (journeys).
 //!
 //! ```
 //! use herald_segments::lang::{from_json, parse, print, to_json};
@@ -39,6 +40,7 @@ mod lexer;
 mod parser;
 mod printer;
 mod schema;
+pub mod syntax;
 mod terms;
 mod time;
 

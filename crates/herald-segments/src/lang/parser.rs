@@ -93,6 +93,9 @@ pub(crate) struct Parser {
     current: Option<SegmentName>,
     /// `in segment` references of the current definition, with their tokens, for cycle errors.
     pub(crate) refs: Vec<(SegmentName, Token)>,
+    /// Keywords of a language built on this parser (see `syntax::Reader`), for the same
+    /// "keywords are lower-case" hint as this language's own.
+    pub(crate) extra_keywords: &'static [&'static str],
 }
 
 /// Parses a file of definitions.
@@ -184,13 +187,14 @@ pub fn parse_condition(text: &str) -> Result<Condition, ParseError> {
 }
 
 impl Parser {
-    fn new(text: &str) -> Result<Self, ParseError> {
+    pub(crate) fn new(text: &str) -> Result<Self, ParseError> {
         Ok(Parser {
             toks: lex(text)?,
             pos: 0,
             depth: 0,
             current: None,
             refs: Vec::new(),
+            extra_keywords: &[],
         })
     }
 
@@ -274,7 +278,9 @@ impl Parser {
         let mut hint = hint.to_owned();
         if let Tok::Word(w) = &t.tok {
             let lower = w.to_lowercase();
-            if lower != *w && KEYWORDS.contains(&lower.as_str()) {
+            let keyword =
+                KEYWORDS.contains(&lower.as_str()) || self.extra_keywords.contains(&lower.as_str());
+            if lower != *w && keyword {
                 hint = format!("keywords are lower-case: write \"{lower}\"");
             } else if let Some(s) = did_you_mean(w, candidates) {
                 hint = format!("did you mean \"{s}\"? {hint}");

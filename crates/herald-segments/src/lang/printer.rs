@@ -236,7 +236,7 @@ fn measure(m: &Measure, events: &EventSelector, out: &mut String) {
 }
 
 /// `"Event".path where f and g` (without parentheses).
-fn selector(sel: &EventSelector, p: Option<&PropertyPath>, out: &mut String) {
+pub(crate) fn selector(sel: &EventSelector, p: Option<&PropertyPath>, out: &mut String) {
     match &sel.event {
         Some(e) => out.push_str(&quote(e, '"')),
         None => out.push_str("any"),
@@ -362,7 +362,7 @@ fn cmp(op: CmpOp) -> &'static str {
     }
 }
 
-fn filter(f: &Filter) -> String {
+pub(crate) fn filter(f: &Filter) -> String {
     format!("{} {}", path(&f.path), op_value(f.op, f.value.as_ref()))
 }
 

@@ -2,5 +2,6 @@
 
 mod helpers;
 mod ingest;
+mod journeys;
 mod profiles;
 mod segments;

@@ -5,6 +5,8 @@ mod export;
 mod generate;
 mod import;
 mod init;
+mod journeys;
+mod messages;
 mod segments;
 mod serve;
 
@@ -51,6 +53,8 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Stats { data } => stats(&data.dir).await,
         Command::Export { data, output } => export::run(&data.dir, output.as_deref()).await,
         Command::Segments(command) => segments::run(command).await,
+        Command::Journeys(command) => journeys::run(command).await,
+        Command::Messages(command) => messages::run(command).await,
     }
 }
 

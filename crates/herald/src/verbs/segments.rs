@@ -51,13 +51,14 @@ pub fn parse_definitions(text: &str) -> Result<Vec<Definition>, String> {
     }
 }
 
-/// Opens for writing, explaining what to do when a server owns the store.
-fn open_for_writing(dir: &Path) -> anyhow::Result<Arc<SqliteStore>> {
+/// Opens for writing, explaining what to do when a server owns the store (`api`: the request
+/// that does the same through the server).
+pub(crate) fn open_for_writing(dir: &Path, api: &str) -> anyhow::Result<Arc<SqliteStore>> {
     match SqliteStore::open(dir, Access::ReadWrite) {
         Ok(s) => Ok(Arc::new(s)),
         Err(StoreError::Locked(_)) => bail!(
-            "the store at {} is in use by a running Herald server; change segments through its \
-             API (PUT /api/v1/segments/NAME) or stop the server first",
+            "the store at {} is in use by a running Herald server; use its API ({api}) or stop \
+             the server first",
             dir.display()
         ),
         Err(e) => Err(e.into()),
@@ -65,7 +66,7 @@ fn open_for_writing(dir: &Path) -> anyhow::Result<Arc<SqliteStore>> {
 }
 
 /// Opens the store and, when no server keeps segments current, brings them up to now.
-async fn open_current(dir: &Path) -> anyhow::Result<Arc<SqliteStore>> {
+pub(crate) async fn open_current(dir: &Path) -> anyhow::Result<Arc<SqliteStore>> {
     match SqliteStore::open(dir, Access::ReadWrite) {
         Ok(store) => {
             let store = Arc::new(store);
@@ -83,7 +84,7 @@ async fn apply(file: &Path, dir: &Path, dry_run: bool) -> anyhow::Result<()> {
     let store = if dry_run {
         open_current(dir).await?
     } else {
-        open_for_writing(dir)?
+        open_for_writing(dir, "PUT /api/v1/segments/NAME")?
     };
     let known: std::collections::HashSet<String> = store.event_names().await?.into_iter().collect();
     for warning in lang::lint(&incoming, &known) {

@@ -25,7 +25,9 @@ pub async fn serve(
         "herald serving on http://{} (Ctrl-C to stop)",
         listener.local_addr()?
     );
-    launch_with_tcp_listener(AppState::new(store), listener, shutdown).await?;
+    let mut state = AppState::new(store);
+    state.zone = super::journeys::default_zone()?;
+    launch_with_tcp_listener(state, listener, shutdown).await?;
     Ok(())
 }
 

@@ -4,5 +4,6 @@
 mod cli;
 mod common;
 mod crash;
+mod journeys;
 mod sdk;
 mod segments;

@@ -1,0 +1,120 @@
+//! The conductor as a task beside the HTTP server.
+//!
+//! One task owns the [`Conductor`]; everything else talks to it through a [`JourneyService`]
+//! handle. It wakes when new events are durable (ingest, or the segment engine recording
+//! membership changes), when the earliest wake-up of any person is due, or when asked to apply
+//! definitions, and each time catches up at the current time.
+
+use crate::ConductorError;
+use crate::conductor::{ApplyReport, Conductor};
+use herald_core::Timestamp;
+use herald_journeys::ast::Document;
+use herald_store::JourneyRecord;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+/// Longest sleep without a due wake-up: a safety net, not the mechanism.
+const IDLE_WAKE: Duration = Duration::from_secs(5);
+
+enum Request {
+    Apply {
+        document: Document,
+        dry_run: bool,
+        reply: oneshot::Sender<Result<ApplyReport, ConductorError>>,
+    },
+    Records {
+        reply: oneshot::Sender<Vec<JourneyRecord>>,
+    },
+}
+
+/// A handle to the running conductor task.
+#[derive(Clone)]
+pub struct JourneyService {
+    requests: mpsc::Sender<Request>,
+    wake: Arc<Notify>,
+}
+
+impl JourneyService {
+    /// Starts the task; it stops when `shutdown` resolves, after finishing its current step.
+    pub fn spawn(
+        mut conductor: Conductor,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> (JourneyService, tokio::task::JoinHandle<()>) {
+        let (requests, mut rx) = mpsc::channel::<Request>(16);
+        let wake = Arc::new(Notify::new());
+        let woken = wake.clone();
+        let task = tokio::spawn(async move {
+            tokio::pin!(shutdown);
+            loop {
+                if let Err(e) = conductor.catch_up(Timestamp::now()).await {
+                    tracing::error!(error = %e, "journey step failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                let next = conductor.next_due().await.ok().flatten();
+                let sleep = next
+                    .map(|t| {
+                        let ms = t.as_millisecond() - Timestamp::now().as_millisecond();
+                        Duration::from_millis(ms.max(0) as u64)
+                    })
+                    .unwrap_or(IDLE_WAKE)
+                    .min(IDLE_WAKE);
+                tokio::select! {
+                    _ = &mut shutdown => break,
+                    _ = woken.notified() => {}
+                    _ = tokio::time::sleep(sleep) => {}
+                    request = rx.recv() => match request {
+                        None => break,
+                        Some(Request::Records { reply }) => {
+                            let _ = reply.send(conductor.records().to_vec());
+                        }
+                        Some(Request::Apply { document, dry_run, reply }) => {
+                            let result = conductor.apply(&document, dry_run, Timestamp::now()).await;
+                            let _ = reply.send(result);
+                        }
+                    },
+                }
+            }
+        });
+        (JourneyService { requests, wake }, task)
+    }
+
+    /// Tells the task that new events are durable.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// What [`JourneyService::wake`] notifies, for producers of events that hold no handle.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Stores new versions of the document's journeys and its rules (or only reports, with
+    /// `dry_run`).
+    pub async fn apply(
+        &self,
+        document: Document,
+        dry_run: bool,
+    ) -> Result<ApplyReport, ConductorError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::Apply {
+                document,
+                dry_run,
+                reply,
+            })
+            .await
+            .map_err(|_| ConductorError::Stopped)?;
+        answer.await.map_err(|_| ConductorError::Stopped)?
+    }
+
+    /// Every stored version of every journey.
+    pub async fn records(&self) -> Result<Vec<JourneyRecord>, ConductorError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::Records { reply })
+            .await
+            .map_err(|_| ConductorError::Stopped)?;
+        answer.await.map_err(|_| ConductorError::Stopped)
+    }
+}

@@ -1,0 +1,249 @@
+//! The conductor over a real SQLite store: journeys driven by ingested events, by the segment
+//! engine's membership changes and by time; restarts; idempotent sends.
+
+use herald_conductor::Conductor;
+use herald_core::credentials::Secret;
+use herald_core::parse::parse_line;
+use herald_core::{SourceId, Timestamp};
+use herald_journeys::{lang, library};
+use herald_segmenter::Segmenter;
+use herald_store::{NewStore, OutboxStatus, Store};
+use herald_store_sqlite::{Access, SqliteStore};
+use jiff::SignedDuration;
+use jiff::tz::TimeZone;
+use std::sync::Arc;
+use tempfile::TempDir;
+
+const HOUR: SignedDuration = SignedDuration::from_hours(1);
+const DAY: SignedDuration = SignedDuration::from_hours(24);
+
+fn new_store() -> (TempDir, Arc<SqliteStore>) {
+    let dir = TempDir::new().unwrap();
+    SqliteStore::create(
+        dir.path(),
+        &NewStore {
+            write_key: Secret::new("wk"),
+            admin_token: Secret::new("admin"),
+        },
+    )
+    .unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path(), Access::ReadWrite).unwrap());
+    (dir, store)
+}
+
+/// Appends messages as if received at `at`.
+async fn append(store: &SqliteStore, lines: &[String], at: Timestamp) {
+    let source: SourceId = store.source_for_write_key("wk").await.unwrap().unwrap();
+    let mut n = 0;
+    let messages = lines
+        .iter()
+        .map(|l| {
+            parse_line(l, at, &mut || {
+                n += 1;
+                format!("gen-{n}-{}-{}", l.len(), at.as_millisecond())
+            })
+            .unwrap()
+        })
+        .collect();
+    store.append(source, messages).await.unwrap();
+}
+
+fn track(user: &str, event: &str, props: &str, at: Timestamp) -> String {
+    format!(
+        r#"{{"type":"track","userId":"{user}","event":"{event}","properties":{props},"timestamp":"{at}"}}"#
+    )
+}
+
+async fn outbox(store: &SqliteStore) -> Vec<(String, String, OutboxStatus)> {
+    let ids: std::collections::HashMap<_, _> = {
+        let all = store.outbox(0, 10_000, None).await.unwrap();
+        store
+            .display_ids(all.iter().map(|m| m.profile).collect())
+            .await
+            .unwrap()
+            .into_iter()
+            .collect()
+    };
+    store
+        .outbox(0, 10_000, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (ids[&m.profile].clone(), m.template, m.status))
+        .collect()
+}
+
+/// Lets time pass to `until` as the live service does: waking at each due instant.
+async fn pass_time(conductor: &mut Conductor, store: &SqliteStore, until: Timestamp) {
+    while let Some(due) = store.next_journey_due().await.unwrap() {
+        if due > until {
+            break;
+        }
+        conductor.catch_up(due).await.unwrap();
+    }
+    conductor.catch_up(until).await.unwrap();
+}
+
+fn t0() -> Timestamp {
+    "2026-03-02T12:00:00Z".parse().unwrap()
+}
+
+#[tokio::test]
+async fn events_and_time_move_journeys_and_a_restart_sends_nothing_twice() {
+    let (dir, store) = new_store();
+    let mut conductor = Conductor::load(store.clone(), TimeZone::UTC).await.unwrap();
+    let doc = lang::parse(library::TEXT).unwrap();
+    // Applied before the events arrive, so they trigger it.
+    conductor.apply(&doc, false, t0() - HOUR).await.unwrap();
+    append(
+        &store,
+        &[
+            track("ada", "Signed Up", "{}", t0()),
+            track("bob", "Product Added", r#"{"cart_id":"c1"}"#, t0()),
+        ],
+        t0(),
+    )
+    .await;
+    conductor.catch_up(t0()).await.unwrap();
+    assert_eq!(
+        outbox(&store).await,
+        [(
+            "ada".to_owned(),
+            "welcome_1".to_owned(),
+            OutboxStatus::Queued
+        )]
+    );
+    assert_eq!(
+        store.next_journey_due().await.unwrap(),
+        Some(t0() + HOUR),
+        "bob's cart check"
+    );
+    conductor.catch_up(t0() + HOUR * 2).await.unwrap();
+    assert_eq!(outbox(&store).await.len(), 2, "abandoned_cart_1 for bob");
+
+    // A restart resumes from the commit: nothing is sent again, the waits continue.
+    let cursor = conductor.cursor();
+    drop(conductor);
+    store.close().await.unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path(), Access::ReadWrite).unwrap());
+    let mut conductor = Conductor::load(store.clone(), TimeZone::UTC).await.unwrap();
+    assert_eq!(conductor.cursor(), cursor);
+    conductor.catch_up(t0() + HOUR * 2).await.unwrap();
+    assert_eq!(outbox(&store).await.len(), 2);
+    pass_time(&mut conductor, &store, t0() + DAY * 6).await;
+    let templates: Vec<String> = outbox(&store).await.into_iter().map(|m| m.1).collect();
+    assert_eq!(
+        templates,
+        [
+            "welcome_1",
+            "abandoned_cart_1",
+            "abandoned_cart_2",
+            "welcome_2",
+            "welcome_3"
+        ]
+    );
+    // Bob's cart instance has sent everything but waits out its goal's 7 days.
+    let waiting = store.journey_waiting().await.unwrap();
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(waiting[0].journey, "abandoned_cart");
+    pass_time(&mut conductor, &store, t0() + DAY * 8).await;
+    let waiting = store.journey_waiting().await.unwrap();
+    assert!(waiting.is_empty(), "{waiting:?}");
+    let counts = store.journey_step_counts().await.unwrap();
+    let entered: u64 = counts
+        .iter()
+        .filter(|c| c.action == "enter")
+        .map(|c| c.count)
+        .sum();
+    assert_eq!(entered, 2);
+    store.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn history_from_before_a_journey_went_live_does_not_trigger_it() {
+    let (_dir, store) = new_store();
+    append(&store, &[track("ada", "Signed Up", "{}", t0())], t0()).await;
+    let mut conductor = Conductor::load(store.clone(), TimeZone::UTC).await.unwrap();
+    let doc = lang::parse(library::TEXT).unwrap();
+    conductor.apply(&doc, false, t0() + HOUR).await.unwrap();
+    conductor.catch_up(t0() + HOUR).await.unwrap();
+    assert!(outbox(&store).await.is_empty());
+    append(
+        &store,
+        &[track("bea", "Signed Up", "{}", t0() + HOUR * 2)],
+        t0() + HOUR * 2,
+    )
+    .await;
+    conductor.catch_up(t0() + HOUR * 2).await.unwrap();
+    assert_eq!(outbox(&store).await.len(), 1);
+    store.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn segment_changes_start_journeys_and_set_trait_reaches_the_profile() {
+    let (_dir, store) = new_store();
+    let segs = herald_segments::lang::parse(
+        "segment inactive_subscribers\n  count(\"Email Delivered\") >= 1\n  and count(\"Email Opened\") in last 60 days = 0\n",
+    )
+    .unwrap();
+    let mut segmenter = Segmenter::load(store.clone(), t0()).await.unwrap();
+    let plan = segmenter.plan(segs, t0()).await.unwrap();
+    segmenter.apply(plan, t0()).await.unwrap();
+    let mut conductor = Conductor::load(store.clone(), TimeZone::UTC).await.unwrap();
+    let mut doc = lang::parse(library::TEXT).unwrap();
+    doc.journeys.retain(|j| j.name.as_str() == "reengagement");
+    conductor.apply(&doc, false, t0()).await.unwrap();
+
+    append(
+        &store,
+        &[track("ada", "Email Delivered", "{}", t0())],
+        t0() + HOUR,
+    )
+    .await;
+    segmenter.catch_up(t0() + HOUR).await.unwrap();
+    conductor.catch_up(t0() + HOUR).await.unwrap();
+    assert_eq!(
+        outbox(&store).await,
+        [(
+            "ada".to_owned(),
+            "winback_offer".to_owned(),
+            OutboxStatus::Queued
+        )]
+    );
+    pass_time(&mut conductor, &store, t0() + DAY * 20).await;
+    assert_eq!(outbox(&store).await.len(), 2);
+    let ada = store.profile("ada").await.unwrap().unwrap();
+    assert_eq!(
+        ada.traits.get("email_sunset"),
+        Some(&serde_json::json!(true))
+    );
+    store.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn caps_count_sends_already_in_the_outbox() {
+    let (_dir, store) = new_store();
+    let mut conductor = Conductor::load(store.clone(), TimeZone::UTC).await.unwrap();
+    let doc = lang::parse(
+        "rules\n  cap email marketing 2 per 7 days\nend\njourney promo\n  on \"Ping\"\ndo\n  send email promo\nend\n",
+    )
+    .unwrap();
+    conductor.apply(&doc, false, t0() - HOUR).await.unwrap();
+    for i in 0..3 {
+        let at = t0() + DAY * i;
+        append(&store, &[track("ada", "Ping", "{}", at)], at).await;
+        // A fresh conductor each time: the count must come from the store.
+        let mut conductor = Conductor::load(store.clone(), TimeZone::UTC).await.unwrap();
+        conductor.catch_up(at).await.unwrap();
+    }
+    let statuses: Vec<OutboxStatus> = outbox(&store).await.into_iter().map(|m| m.2).collect();
+    assert_eq!(
+        statuses,
+        [
+            OutboxStatus::Queued,
+            OutboxStatus::Queued,
+            OutboxStatus::Skipped
+        ]
+    );
+    store.close().await.unwrap();
+}

@@ -1,0 +1,351 @@
+//! The management API for journeys (`/api/v1/journeys/...`) and the outbox
+//! (`/api/v1/messages`).
+//!
+//! A journey is accepted in the text form or as JSON (by `Content-Type`); a changed definition
+//! becomes a new version, and running instances finish on the version they started.
+
+use crate::AppState;
+use crate::auth::Admin;
+use crate::error::{ApiError, ErrorBody};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use herald_conductor::{ApplyReport, ConductorError, JourneyService};
+use herald_journeys::ast::{Document, Journey, JourneyName};
+use herald_journeys::lang;
+use herald_store::{JourneyRecord, OutboxMessage};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// Largest definition body accepted.
+const MAX_DEFINITION_BYTES: usize = 128 * 1024;
+const MAX_MESSAGES_LIMIT: usize = 10_000;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct JourneyView {
+    pub name: String,
+    /// The version new instances start on.
+    pub version: u32,
+    /// Every stored version.
+    pub versions: Vec<u32>,
+    /// RFC 3339: when this version was applied.
+    pub created_at: String,
+    pub active_instances: u64,
+    /// Per step (`null`: not at a step, e.g. entries): counts by action (`enter`, `send`,
+    /// `skip`, `branch`, `goal`, `exit`, ...) and `waiting` instances.
+    #[schema(value_type = Vec<Object>)]
+    pub steps: Vec<Value>,
+    /// The JSON form.
+    #[schema(value_type = Object)]
+    pub definition: Value,
+    /// The text form.
+    pub text: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct JourneyList {
+    pub journeys: Vec<JourneyView>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct JourneyPutAnswer {
+    pub applied: bool,
+    /// E.g. event names that nothing has sent yet, segments that do not exist.
+    pub warnings: Vec<String>,
+    #[schema(value_type = Object)]
+    pub report: ApplyReport,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct JourneyPutQuery {
+    /// Only say what would change.
+    pub dry_run: Option<bool>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesQuery {
+    /// Page size (default 1,000, at most 10,000).
+    pub limit: Option<usize>,
+    /// The `next` of the previous page.
+    pub after: Option<u64>,
+    /// Only this person's (userId or anonymousId).
+    pub profile: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MessagesPage {
+    #[schema(value_type = Vec<Object>)]
+    pub messages: Vec<OutboxMessage>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<u64>,
+}
+
+fn service(state: &AppState) -> Result<&JourneyService, ApiError> {
+    state.journeys.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "journeys_unavailable",
+            "the journey runner is not running on this server",
+        )
+    })
+}
+
+fn journey_error(e: ConductorError) -> ApiError {
+    match e {
+        ConductorError::Invalid(m) => ApiError::bad_request("invalid_definition", m),
+        ConductorError::Store(e) => e.into(),
+        other => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "journeys_failed",
+            other.to_string(),
+        ),
+    }
+}
+
+fn query_error(e: QueryRejection) -> ApiError {
+    ApiError::bad_request("invalid_query", e.body_text())
+}
+
+/// Reads one journey named `name` from a request body.
+fn journey_from_body(name: &str, headers: &HeaderMap, body: &[u8]) -> Result<Journey, ApiError> {
+    let invalid = |m: String| ApiError::bad_request("invalid_definition", m);
+    JourneyName::parse(name).map_err(invalid)?;
+    if body.len() > MAX_DEFINITION_BYTES {
+        return Err(ApiError::bad_request(
+            "body_too_large",
+            format!("a definition may have at most {MAX_DEFINITION_BYTES} bytes"),
+        ));
+    }
+    let text = std::str::from_utf8(body)
+        .map_err(|_| invalid("the definition is not valid UTF-8".into()))?;
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let doc = if is_json {
+        // One journey object; the name may be left out: the path gives it.
+        let mut value: Value = serde_json::from_str(text)
+            .map_err(|e| invalid(format!("line {}, column {}: {e}", e.line(), e.column())))?;
+        if let Value::Object(map) = &mut value {
+            map.entry("name").or_insert_with(|| Value::from(name));
+        }
+        lang::from_json(&json!({ "journeys": [value] }).to_string())
+            .map_err(|e| invalid(e.to_string()))?
+    } else {
+        lang::parse(text).map_err(|e| invalid(e.to_string()))?
+    };
+    if doc.rules.is_some() {
+        return Err(invalid(
+            "rules are applied with the whole library file (`herald journeys apply`), not per \
+             journey"
+                .into(),
+        ));
+    }
+    lang::validate(&doc).map_err(|errors| {
+        invalid(
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })?;
+    let [journey] = <[Journey; 1]>::try_from(doc.journeys)
+        .map_err(|_| invalid("send exactly one journey per request".into()))?;
+    if journey.name.as_str() != name {
+        return Err(invalid(format!(
+            "the body defines `{}` but the path names `{name}`",
+            journey.name
+        )));
+    }
+    Ok(journey)
+}
+
+#[utoipa::path(
+    put, path = "/api/v1/journeys/{name}", tag = "journeys",
+    params(("name" = String, Path), JourneyPutQuery),
+    request_body(content = String, description = "The text form, or the JSON form with Content-Type: application/json"),
+    responses((status = 200, body = JourneyPutAnswer), (status = 400, body = ErrorBody)),
+    security(("admin_token" = []))
+)]
+pub async fn put_journey(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    query: Result<Query<JourneyPutQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<JourneyPutAnswer>, ApiError> {
+    let Query(query) = query.map_err(query_error)?;
+    let journey = journey_from_body(&name, &headers, &body)?;
+    let events = state.store.event_names().await?;
+    let segments: Vec<String> = state
+        .store
+        .segment_definitions()
+        .await?
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    let doc = Document {
+        rules: None,
+        journeys: vec![journey],
+    };
+    let warnings = lang::lint(&doc, &events, &segments)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let dry_run = query.dry_run.unwrap_or(false);
+    let report = service(&state)?
+        .apply(doc, dry_run)
+        .await
+        .map_err(journey_error)?;
+    Ok(Json(JourneyPutAnswer {
+        applied: !dry_run,
+        warnings,
+        report,
+    }))
+}
+
+async fn views(state: &AppState, only: Option<&str>) -> Result<Vec<JourneyView>, ApiError> {
+    let records: Vec<JourneyRecord> = state.store.journey_definitions().await?;
+    let counts = state.store.journey_step_counts().await?;
+    let waiting = state.store.journey_waiting().await?;
+    let mut out = Vec::new();
+    for r in records
+        .iter()
+        .filter(|r| r.live && only.is_none_or(|n| n == r.name))
+    {
+        let mut steps: std::collections::BTreeMap<Option<u32>, serde_json::Map<String, Value>> =
+            Default::default();
+        for c in counts
+            .iter()
+            .filter(|c| c.journey == r.name && c.version == r.version)
+        {
+            steps
+                .entry(c.step)
+                .or_default()
+                .insert(c.action.clone(), c.count.into());
+        }
+        for w in waiting
+            .iter()
+            .filter(|w| w.journey == r.name && w.version == r.version)
+        {
+            // Past the last step: waiting out the goal's window.
+            let (step, what) = match w.step {
+                u32::MAX => (None, "waiting_for_goal"),
+                s => (Some(s), "waiting"),
+            };
+            steps
+                .entry(step)
+                .or_default()
+                .insert(what.into(), w.count.into());
+        }
+        let text = serde_json::from_value::<Journey>(r.definition.clone())
+            .map(|j| lang::print_journey(&j))
+            .unwrap_or_default();
+        out.push(JourneyView {
+            name: r.name.clone(),
+            version: r.version,
+            versions: records
+                .iter()
+                .filter(|x| x.name == r.name)
+                .map(|x| x.version)
+                .collect(),
+            created_at: r.created_at.to_string(),
+            active_instances: waiting
+                .iter()
+                .filter(|w| w.journey == r.name)
+                .map(|w| w.count)
+                .sum(),
+            steps: steps
+                .into_iter()
+                .map(|(step, mut counts)| {
+                    counts.insert("step".into(), json!(step));
+                    Value::Object(counts)
+                })
+                .collect(),
+            definition: r.definition.clone(),
+            text,
+        });
+    }
+    Ok(out)
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/journeys", tag = "journeys",
+    responses((status = 200, body = JourneyList)),
+    security(("admin_token" = []))
+)]
+pub async fn list_journeys(
+    _: Admin,
+    State(state): State<AppState>,
+) -> Result<Json<JourneyList>, ApiError> {
+    Ok(Json(JourneyList {
+        journeys: views(&state, None).await?,
+    }))
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/journeys/{name}", tag = "journeys",
+    params(("name" = String, Path)),
+    responses((status = 200, body = JourneyView), (status = 404, body = ErrorBody)),
+    security(("admin_token" = []))
+)]
+pub async fn get_journey(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<JourneyView>, ApiError> {
+    views(&state, Some(&name))
+        .await?
+        .pop()
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no live journey named `{name}`; GET /api/v1/journeys lists them"
+            ))
+        })
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/messages", tag = "journeys",
+    params(MessagesQuery),
+    responses((status = 200, body = MessagesPage), (status = 400, body = ErrorBody)),
+    security(("admin_token" = []))
+)]
+pub async fn list_messages(
+    _: Admin,
+    State(state): State<AppState>,
+    query: Result<Query<MessagesQuery>, QueryRejection>,
+) -> Result<Json<MessagesPage>, ApiError> {
+    let Query(query) = query.map_err(query_error)?;
+    let limit = query.limit.unwrap_or(1000);
+    if limit == 0 || limit > MAX_MESSAGES_LIMIT {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit must be between 1 and {MAX_MESSAGES_LIMIT}"),
+        ));
+    }
+    let profile = match &query.profile {
+        Some(id) => Some(
+            state
+                .store
+                .resolve(id)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("nobody is known as `{id}`")))?,
+        ),
+        None => None,
+    };
+    let messages = state
+        .store
+        .outbox(query.after.unwrap_or(0), limit, profile)
+        .await?;
+    let next = (messages.len() == limit)
+        .then(|| messages.last().map(|m| m.seq))
+        .flatten();
+    Ok(Json(MessagesPage { messages, next }))
+}

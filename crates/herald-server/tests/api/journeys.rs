@@ -1,0 +1,144 @@
+use crate::helpers::*;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const WELCOME: &str = "journey welcome\n  on \"Signed Up\"\n  entry once\ndo\n  send email welcome_1\n  wait 2 days\n  send email welcome_2\nend\n";
+
+impl TestApp {
+    async fn put_journey(&self, name: &str, content_type: &str, body: &str) -> reqwest::Response {
+        self.client
+            .put(self.url(&format!("/api/v1/journeys/{name}")))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("content-type", content_type)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The outbox, waiting up to 5 s for at least `n` messages.
+    async fn messages(&self, n: usize) -> Vec<Value> {
+        let mut messages = Vec::new();
+        for _ in 0..100 {
+            let page = self.json("/api/v1/messages").await;
+            messages = page["messages"].as_array().unwrap().clone();
+            if messages.len() >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        messages
+    }
+}
+
+#[tokio::test]
+async fn define_a_journey_and_see_live_events_reach_the_outbox() {
+    let app = spawn_app().await;
+    let r = app.put_journey("welcome", "text/plain", WELCOME).await;
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(answer["applied"], true);
+    assert_eq!(answer["report"]["journeys"][0]["status"], "new");
+
+    let signup = json!({"type": "track", "userId": "ada", "event": "Signed Up", "messageId": "s1"});
+    assert_eq!(
+        app.post("/v1/track", signup.to_string()).await.status(),
+        200
+    );
+    let messages = app.messages(1).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0]["template"], "welcome_1");
+    assert_eq!(messages[0]["channel"], "email");
+    assert_eq!(messages[0]["status"], "queued");
+    assert_eq!(messages[0]["id"], "welcome.1.1.1.0");
+
+    let one = app.json("/api/v1/journeys/welcome").await;
+    assert_eq!(one["version"], 1);
+    assert_eq!(one["active_instances"], 1);
+    assert!(
+        one["text"]
+            .as_str()
+            .unwrap()
+            .contains("send email welcome_1")
+    );
+    let list = app.json("/api/v1/journeys").await;
+    assert_eq!(list["journeys"].as_array().unwrap().len(), 1);
+
+    // A changed definition is a new version; the JSON form works too.
+    let mut definition = one["definition"].clone();
+    definition["steps"][0]["send"]["template"] = json!("welcome_hello");
+    definition.as_object_mut().unwrap().remove("name");
+    let r = app
+        .put_journey("welcome", "application/json", &definition.to_string())
+        .await;
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(answer["report"]["journeys"][0]["version"], 2);
+    let one = app.json("/api/v1/journeys/welcome").await;
+    assert_eq!(one["versions"], json!([1, 2]));
+
+    let page = app.json("/api/v1/messages?limit=1&profile=ada").await;
+    assert_eq!(page["messages"].as_array().unwrap().len(), 1);
+    assert!(page["next"].is_u64());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_journeys_and_queries_are_refused_with_reasons() {
+    let app = spawn_app().await;
+    let bad_step = "journey welcome\n  on \"Signed Up\"\ndo\n  sned email x\nend\n";
+    let r = app.put_journey("welcome", "text/plain", bad_step).await;
+    assert_error(r, 400, "invalid_definition").await;
+    let r = app.put_journey("other", "text/plain", WELCOME).await;
+    assert_error(r, 400, "invalid_definition").await;
+    let r = app
+        .put_journey("welcome", "application/json", "{\"trigger\":")
+        .await;
+    assert_error(r, 400, "invalid_definition").await;
+    let r = app
+        .put_journey(
+            "welcome",
+            "application/json",
+            "{\"trigger\":\"api\",\"steps\":[],\"colour\":1}",
+        )
+        .await;
+    assert_error(r, 400, "invalid_definition").await;
+    let r = app.put_journey("Bad Name", "text/plain", WELCOME).await;
+    assert_error(r, 400, "invalid_definition").await;
+    let huge = "#".repeat(200 * 1024);
+    let r = app.put_journey("welcome", "text/plain", &huge).await;
+    assert_error(r, 400, "body_too_large").await;
+    let r = app
+        .client
+        .put(app.url("/api/v1/journeys/welcome"))
+        .body(WELCOME)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_error(
+        app.admin_get("/api/v1/journeys/nope").await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_error(
+        app.admin_get("/api/v1/messages?limit=0").await,
+        400,
+        "invalid_query",
+    )
+    .await;
+    assert_error(
+        app.admin_get("/api/v1/messages?colour=1").await,
+        400,
+        "invalid_query",
+    )
+    .await;
+    assert_error(
+        app.admin_get("/api/v1/messages?profile=nobody").await,
+        404,
+        "not_found",
+    )
+    .await;
+    app.stop().await;
+}

@@ -1,0 +1,187 @@
+//! `herald journeys ...`: apply journeys and rules, list them with their per-step counts.
+//!
+//! Like the segment verbs: writing needs the store to itself (a running server's API does the
+//! same), and reading first brings segments and journeys up to now when no server does.
+
+use crate::cli::JourneysCommand;
+use crate::verbs::segments::open_for_writing;
+use anyhow::{Context, bail};
+use herald_conductor::Conductor;
+use herald_core::Timestamp;
+use herald_journeys::ast::Document;
+use herald_journeys::{lang, library};
+use herald_segmenter::Segmenter;
+use herald_store::{Store, StoreError};
+use herald_store_sqlite::{Access, SqliteStore};
+use jiff::tz::TimeZone;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+pub async fn run(command: JourneysCommand) -> anyhow::Result<()> {
+    match command {
+        JourneysCommand::Library => {
+            print!("{}", library::TEXT);
+            Ok(())
+        }
+        JourneysCommand::Apply {
+            file,
+            data,
+            dry_run,
+        } => apply(&file, &data.dir, dry_run).await,
+        JourneysCommand::List { data } => list(&data.dir).await,
+    }
+}
+
+/// The zone of people without a `timezone` trait: `HERALD_TIMEZONE`, else UTC.
+pub fn default_zone() -> anyhow::Result<TimeZone> {
+    match std::env::var("HERALD_TIMEZONE") {
+        Ok(name) => TimeZone::get(&name).with_context(|| {
+            format!("HERALD_TIMEZONE={name} is not an IANA time zone (e.g. Europe/Paris)")
+        }),
+        Err(_) => Ok(TimeZone::UTC),
+    }
+}
+
+/// Parses a journeys file: the JSON form when it starts with `{`, the text form otherwise.
+pub fn parse_document(text: &str) -> Result<Document, String> {
+    let doc = if text.trim_start().starts_with('{') {
+        lang::from_json(text).map_err(|e| e.to_string())?
+    } else {
+        lang::parse(text).map_err(|e| e.to_string())?
+    };
+    lang::validate(&doc).map_err(|errors| {
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    Ok(doc)
+}
+
+async fn apply(file: &Path, dir: &Path, dry_run: bool) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("could not read {}", file.display()))?;
+    let doc = parse_document(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let store = open_for_writing(dir, "PUT /api/v1/journeys/NAME")?;
+    let events = store.event_names().await?;
+    let segments: Vec<String> = store
+        .segment_definitions()
+        .await?
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    for w in lang::lint(&doc, &events, &segments) {
+        eprintln!("warning: {w}");
+    }
+    let mut conductor = Conductor::load(store.clone(), default_zone()?).await?;
+    let report = conductor.apply(&doc, dry_run, Timestamp::now()).await?;
+    for j in &report.journeys {
+        println!(
+            "{} {}: version {}{}",
+            j.name,
+            j.status,
+            j.version,
+            if dry_run { " (dry run)" } else { "" }
+        );
+    }
+    if report.rules_changed {
+        println!("rules changed{}", if dry_run { " (dry run)" } else { "" });
+    }
+    store.close().await?;
+    Ok(())
+}
+
+/// Opens the store and, when no server runs, brings segments and journeys up to now.
+async fn open_current(dir: &Path) -> anyhow::Result<Arc<SqliteStore>> {
+    match SqliteStore::open(dir, Access::ReadWrite) {
+        Ok(store) => {
+            let store = Arc::new(store);
+            let now = Timestamp::now();
+            let mut segmenter = Segmenter::load(store.clone(), now).await?;
+            segmenter.catch_up(now).await?;
+            let mut conductor = Conductor::load(store.clone(), default_zone()?).await?;
+            conductor.catch_up(now).await?;
+            Ok(store)
+        }
+        Err(StoreError::Locked(_)) => Ok(Arc::new(SqliteStore::open(dir, Access::ReadOnly)?)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn list(dir: &Path) -> anyhow::Result<()> {
+    let store = open_current(dir).await?;
+    let records = store.journey_definitions().await?;
+    if records.is_empty() {
+        bail!(
+            "no journeys in {}; apply some with `herald journeys library > journeys.txt && \
+             herald journeys apply journeys.txt --data {}`",
+            dir.display(),
+            dir.display()
+        );
+    }
+    let counts = store.journey_step_counts().await?;
+    let waiting = store.journey_waiting().await?;
+    for r in records.iter().filter(|r| r.live) {
+        let mut steps: BTreeMap<Option<u32>, serde_json::Map<String, serde_json::Value>> =
+            BTreeMap::new();
+        for c in counts
+            .iter()
+            .filter(|c| c.journey == r.name && c.version == r.version)
+        {
+            steps
+                .entry(c.step)
+                .or_default()
+                .insert(c.action.clone(), c.count.into());
+        }
+        for w in waiting
+            .iter()
+            .filter(|w| w.journey == r.name && w.version == r.version)
+        {
+            // Past the last step: waiting out the goal's window.
+            let (step, what) = match w.step {
+                u32::MAX => (None, "waiting_for_goal"),
+                s => (Some(s), "waiting"),
+            };
+            steps
+                .entry(step)
+                .or_default()
+                .insert(what.into(), w.count.into());
+        }
+        let active: u64 = waiting
+            .iter()
+            .filter(|w| w.journey == r.name)
+            .map(|w| w.count)
+            .sum();
+        let total = |action: &str| -> u64 {
+            counts
+                .iter()
+                .filter(|c| c.journey == r.name && c.action == action)
+                .map(|c| c.count)
+                .sum()
+        };
+        let steps: Vec<serde_json::Value> = steps
+            .into_iter()
+            .map(|(step, mut counts)| {
+                counts.insert("step".into(), json!(step));
+                serde_json::Value::Object(counts)
+            })
+            .collect();
+        println!(
+            "{}",
+            json!({
+                "name": r.name,
+                "version": r.version,
+                "active_instances": active,
+                "entered": total("enter"),
+                "sent": total("send"),
+                "goals": total("goal"),
+                "exited": total("exit"),
+                "steps": steps,
+            })
+        );
+    }
+    Ok(())
+}
