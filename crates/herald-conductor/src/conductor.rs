@@ -7,8 +7,8 @@
 //! again get the same message ids, which the outbox keeps once.
 
 use crate::ConductorError;
-use crate::records::{decode_state, record_actions, state_row};
-use herald_core::{MessageKind, ProfileId, Timestamp};
+use crate::records::{decode_state, properties_of, record_actions, state_row};
+use herald_core::{ProfileId, Timestamp};
 use herald_journeys::ast::{Channel, Document, Journey, MessageClass, Rules};
 use herald_journeys::runner::{Action, Event, Flow, Person, PersonState, Runner, SendRecord, What};
 use herald_store::{
@@ -284,6 +284,9 @@ impl Conductor {
                 };
                 self.runner.on_event(&mut person.state, &view, &event, now)
             };
+            // A running instance may have noted the event without acting on it (engagement,
+            // `event(...) since entry`): its state must be written back all the same.
+            person.dirty |= !person.state.instances.is_empty();
             absorb(person, &actions);
             report.actions += actions.len();
             record_actions(&mut commit, &actions);
@@ -453,20 +456,5 @@ fn absorb(person: &mut Loaded, actions: &[Action]) {
             }
             _ => {}
         }
-    }
-}
-
-/// The properties of a track, page or screen call, or the traits of an identify.
-fn properties_of(kind: MessageKind, body: &str) -> Map<String, Value> {
-    let key = match kind {
-        MessageKind::Identify => "traits",
-        _ => "properties",
-    };
-    match serde_json::from_str::<Value>(body) {
-        Ok(Value::Object(mut m)) => match m.remove(key) {
-            Some(Value::Object(p)) => p,
-            _ => Map::new(),
-        },
-        _ => Map::new(),
     }
 }

@@ -5,7 +5,9 @@
 //!   profile log, wakes people whose waits are over, and commits each step's new states, outbox
 //!   messages, actions, trait updates and cursor atomically.
 //! * [`JourneyService`]: the conductor as a task of a running server.
+//! * [`backtest`]: stored history replayed through journeys with a simulated clock.
 
+pub mod backtest;
 mod conductor;
 mod records;
 mod service;

@@ -169,3 +169,18 @@ fn outbox(
         created_at: a.at,
     }
 }
+
+/// The properties of a track, page or screen call, or the traits of an identify.
+pub(crate) fn properties_of(kind: herald_core::MessageKind, body: &str) -> Map<String, Value> {
+    let key = match kind {
+        herald_core::MessageKind::Identify => "traits",
+        _ => "properties",
+    };
+    match serde_json::from_str::<Value>(body) {
+        Ok(Value::Object(mut m)) => match m.remove(key) {
+            Some(Value::Object(p)) => p,
+            _ => Map::new(),
+        },
+        _ => Map::new(),
+    }
+}

@@ -247,3 +247,39 @@ async fn caps_count_sends_already_in_the_outbox() {
     );
     store.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_open_just_before_the_wait_ends_counts() {
+    let (_dir, store) = new_store();
+    let mut segmenter = Segmenter::load(store.clone(), t0()).await.unwrap();
+    let plan = segmenter
+        .plan(herald_segments::library::library(), t0())
+        .await
+        .unwrap();
+    segmenter.apply(plan, t0()).await.unwrap();
+    let mut conductor = Conductor::load(store.clone(), TimeZone::UTC).await.unwrap();
+    let mut doc = lang::parse(library::TEXT).unwrap();
+    doc.journeys.retain(|j| j.name.as_str() == "reengagement");
+    conductor.apply(&doc, false, t0()).await.unwrap();
+    let steps = [
+        (t0() + HOUR, "Email Delivered"),
+        (
+            t0() + HOUR + DAY * 7 - SignedDuration::from_mins(40),
+            "Email Delivered",
+        ),
+        (
+            t0() + HOUR + DAY * 7 - SignedDuration::from_mins(15),
+            "Email Opened",
+        ),
+    ];
+    for (at, name) in steps {
+        pass_time(&mut conductor, &store, at - SignedDuration::from_millis(1)).await;
+        append(&store, &[track("ada", name, "{}", at)], at).await;
+        segmenter.catch_up(at).await.unwrap();
+        conductor.catch_up(at).await.unwrap();
+    }
+    pass_time(&mut conductor, &store, t0() + DAY * 20).await;
+    let templates: Vec<String> = outbox(&store).await.into_iter().map(|m| m.1).collect();
+    assert_eq!(templates, ["winback_offer"]);
+    store.close().await.unwrap();
+}

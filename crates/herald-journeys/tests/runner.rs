@@ -254,7 +254,7 @@ fn abandoned_cart_runs_one_instance_per_cart_and_reaches_its_goal() {
     let b = sim
         .log
         .iter()
-        .find(|a| a.key.as_deref() == Some("sB"))
+        .find(|a| a.key.as_deref() == Some("B"))
         .unwrap();
     assert!(matches!(b.what, What::Enter));
     // No phone: the second reminder is an email; then the order of cart B is the goal.

@@ -136,6 +136,21 @@ pub enum JourneysCommand {
         #[command(flatten)]
         data: DataDir,
     },
+    /// Replay stored history from --from to --to through journeys with a simulated clock
+    /// (segments included) and print one JSON line per action, then a summary line. Nothing
+    /// is sent.
+    Backtest {
+        /// A journeys file (text or JSON), or the name of a stored or library journey.
+        journey: String,
+        #[command(flatten)]
+        data: DataDir,
+        /// Start of the period (RFC 3339).
+        #[arg(long)]
+        from: String,
+        /// End of the period (RFC 3339); default now.
+        #[arg(long)]
+        to: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]

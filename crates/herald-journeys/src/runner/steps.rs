@@ -46,7 +46,7 @@ impl<'r> Run<'r> {
             version: inst.version,
             instance: inst.id.clone(),
             profile: self.person.profile,
-            key: inst.key.clone(),
+            key: inst.key.as_deref().map(shown_key),
             step,
             what,
         });
@@ -431,6 +431,17 @@ impl<'r> Run<'r> {
             }
             Check::Seen(bit) => inst.seen & (1 << bit) != 0,
         }
+    }
+}
+
+/// An instance key as people read it. Keys are kept typed (`s` + text, `n` + number, ...) so
+/// that `5` and `"5"` are different carts; reports show the value.
+fn shown_key(key: &str) -> String {
+    match key.split_at(1.min(key.len())) {
+        ("s" | "n", rest) => rest.to_owned(),
+        ("b", "1") => "true".to_owned(),
+        ("b", "0") => "false".to_owned(),
+        (_, rest) => rest.to_owned(),
     }
 }
 

@@ -99,6 +99,32 @@ pub async fn run(
     for (name, size) in store.segment_sizes().await? {
         println!("    {size:>9}  {name}");
     }
+    // The journey library goes live now (history before it triggers nothing); a backtest of the
+    // last 30 days shows what it would have done.
+    let journeys = herald_journeys::library::library();
+    let mut conductor =
+        herald_conductor::Conductor::load(store.clone(), super::journeys::default_zone()?).await?;
+    conductor.apply(&journeys, false, now).await?;
+    let (_, summary) = herald_conductor::backtest::backtest(
+        store.clone(),
+        &journeys.journeys,
+        journeys.rules.clone().unwrap_or_default(),
+        conductor.zone().clone(),
+        now - jiff::SignedDuration::from_hours(24 * 30),
+        now,
+    )
+    .await?;
+    println!("  journeys (the library, live from now); a backtest of the last 30 days:");
+    for (journey, entered) in &summary.entered {
+        let sent: u64 = summary
+            .sends
+            .iter()
+            .filter(|(k, _)| k.starts_with(&format!("{journey}/")))
+            .map(|(_, n)| n)
+            .sum();
+        let goals = summary.goals.get(journey).copied().unwrap_or(0);
+        println!("    {entered:>9} entered  {sent:>7} messages  {goals:>6} goals  {journey}");
+    }
     match &credentials {
         Some(c) => {
             println!("  write key:   {}", c.write_key.expose());
@@ -123,5 +149,6 @@ pub async fn run(
     println!(
         "        curl -H 'Authorization: Bearer {token}' http://{listen}/api/v1/profiles/{user}/segments"
     );
+    println!("        curl -H 'Authorization: Bearer {token}' http://{listen}/api/v1/journeys");
     super::serve::serve(store, listen).await
 }

@@ -6,9 +6,9 @@
 use crate::cli::JourneysCommand;
 use crate::verbs::segments::open_for_writing;
 use anyhow::{Context, bail};
-use herald_conductor::Conductor;
+use herald_conductor::{Conductor, backtest};
 use herald_core::Timestamp;
-use herald_journeys::ast::Document;
+use herald_journeys::ast::{Document, Journey, Rules};
 use herald_journeys::{lang, library};
 use herald_segmenter::Segmenter;
 use herald_store::{Store, StoreError};
@@ -31,7 +31,80 @@ pub async fn run(command: JourneysCommand) -> anyhow::Result<()> {
             dry_run,
         } => apply(&file, &data.dir, dry_run).await,
         JourneysCommand::List { data } => list(&data.dir).await,
+        JourneysCommand::Backtest {
+            journey,
+            data,
+            from,
+            to,
+        } => backtest(&journey, &data.dir, &from, to.as_deref()).await,
     }
+}
+
+fn instant(what: &str, text: &str) -> anyhow::Result<Timestamp> {
+    text.parse().with_context(|| {
+        format!("{what} `{text}` is not an RFC 3339 instant (e.g. 2026-01-31T00:00:00Z)")
+    })
+}
+
+/// The journeys (and rules) a backtest runs: a file's, or one stored or library journey by name.
+async fn backtest_subject(
+    subject: &str,
+    store: &dyn Store,
+) -> anyhow::Result<(Vec<Journey>, Rules)> {
+    let path = Path::new(subject);
+    let stored_rules = match store.journey_rules().await? {
+        Some(v) => serde_json::from_value(v).context("the stored journey rules")?,
+        None => Rules::default(),
+    };
+    if path.is_file() {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("could not read {}", path.display()))?;
+        let doc = parse_document(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        return Ok((doc.journeys, doc.rules.unwrap_or(stored_rules)));
+    }
+    let stored = store
+        .journey_definitions()
+        .await?
+        .into_iter()
+        .find(|r| r.live && r.name == subject);
+    if let Some(r) = stored {
+        let j: Journey = serde_json::from_value(r.definition).context("the stored journey")?;
+        return Ok((vec![j], stored_rules));
+    }
+    let lib = library::library();
+    match lib
+        .journeys
+        .into_iter()
+        .find(|j| j.name.as_str() == subject)
+    {
+        Some(j) => Ok((vec![j], lib.rules.unwrap_or_default())),
+        None => bail!(
+            "`{subject}` is neither a file nor a journey (stored or in `herald journeys library`)"
+        ),
+    }
+}
+
+async fn backtest(subject: &str, dir: &Path, from: &str, to: Option<&str>) -> anyhow::Result<()> {
+    let from = instant("--from", from)?;
+    let to = match to {
+        Some(t) => instant("--to", t)?,
+        None => Timestamp::now(),
+    };
+    if to < from {
+        bail!("--to ({to}) is before --from ({from})");
+    }
+    let store = crate::verbs::open(dir, Access::ReadOnly)?;
+    let (journeys, rules) = backtest_subject(subject, store.as_ref()).await?;
+    let (actions, summary) =
+        backtest::backtest(store.clone(), &journeys, rules, default_zone()?, from, to).await?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    use std::io::Write;
+    for (a, who) in &actions {
+        writeln!(out, "{}", backtest::action_json(a, who))?;
+    }
+    writeln!(out, "{}", json!({ "summary": summary }))?;
+    out.flush()?;
+    Ok(())
 }
 
 /// The zone of people without a `timezone` trait: `HERALD_TIMEZONE`, else UTC.
