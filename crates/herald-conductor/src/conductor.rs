@@ -9,7 +9,7 @@
 use crate::ConductorError;
 use crate::records::{decode_state, properties_of, record_actions, state_row};
 use herald_core::{ProfileId, Timestamp};
-use herald_journeys::ast::{Channel, Document, Journey, MessageClass, Rules};
+use herald_journeys::ast::{Channel, Document, Journey, JourneyName, MessageClass, Rules};
 use herald_journeys::runner::{Action, Event, Flow, Person, PersonState, Runner, SendRecord, What};
 use herald_store::{
     JourneyCommit, JourneyCursor, JourneyRecord, ProfileChange, ProfileLogEntry, Store,
@@ -203,6 +203,42 @@ impl Conductor {
         records.sort_by(|a, b| (&a.name, a.version).cmp(&(&b.name, b.version)));
         self.records = records;
         Ok(report)
+    }
+
+    /// Enrols a person in a journey triggered `on api`, with `properties` as its trigger, and
+    /// commits what that does. `None` when the profile does not exist.
+    pub async fn enrol(
+        &mut self,
+        profile: ProfileId,
+        journey: &JourneyName,
+        properties: Map<String, Value>,
+        now: Timestamp,
+    ) -> Result<Option<Vec<Action>>, ConductorError> {
+        let mut people = HashMap::new();
+        let Some(person) = self.person(&mut people, profile, now).await? else {
+            return Ok(None);
+        };
+        let actions = {
+            let view = Person {
+                profile,
+                traits: &person.traits,
+                segments: &person.segments,
+                recent_sends: &person.sends,
+            };
+            self.runner
+                .enrol(&mut person.state, &view, journey, &properties, now)
+                .map_err(|e| ConductorError::Invalid(e.to_string()))?
+        };
+        let mut commit = JourneyCommit {
+            cursor: self.cursor,
+            ..JourneyCommit::default()
+        };
+        record_actions(&mut commit, &actions);
+        commit
+            .states
+            .push(state_row(&self.runner, profile, &person.state));
+        self.store.commit_journeys(commit).await?;
+        Ok(Some(actions))
     }
 
     /// The earliest instant any person has work due.

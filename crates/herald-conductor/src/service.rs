@@ -7,9 +7,12 @@
 
 use crate::ConductorError;
 use crate::conductor::{ApplyReport, Conductor};
-use herald_core::Timestamp;
+use herald_core::{ProfileId, Timestamp};
 use herald_journeys::ast::Document;
+use herald_journeys::ast::JourneyName;
+use herald_journeys::runner::Action;
 use herald_store::JourneyRecord;
+use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -25,6 +28,12 @@ enum Request {
     },
     Records {
         reply: oneshot::Sender<Vec<JourneyRecord>>,
+    },
+    Enrol {
+        profile: ProfileId,
+        journey: JourneyName,
+        properties: Map<String, Value>,
+        reply: oneshot::Sender<Result<Option<Vec<Action>>, ConductorError>>,
     },
 }
 
@@ -68,6 +77,12 @@ impl JourneyService {
                         Some(Request::Records { reply }) => {
                             let _ = reply.send(conductor.records().to_vec());
                         }
+                        Some(Request::Enrol { profile, journey, properties, reply }) => {
+                            let result = conductor
+                                .enrol(profile, &journey, properties, Timestamp::now())
+                                .await;
+                            let _ = reply.send(result);
+                        }
                         Some(Request::Apply { document, dry_run, reply }) => {
                             let result = conductor.apply(&document, dry_run, Timestamp::now()).await;
                             let _ = reply.send(result);
@@ -101,6 +116,26 @@ impl JourneyService {
             .send(Request::Apply {
                 document,
                 dry_run,
+                reply,
+            })
+            .await
+            .map_err(|_| ConductorError::Stopped)?;
+        answer.await.map_err(|_| ConductorError::Stopped)?
+    }
+
+    /// Enrols a person in a journey triggered `on api` (`None`: no such profile).
+    pub async fn enrol(
+        &self,
+        profile: ProfileId,
+        journey: JourneyName,
+        properties: Map<String, Value>,
+    ) -> Result<Option<Vec<Action>>, ConductorError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::Enrol {
+                profile,
+                journey,
+                properties,
                 reply,
             })
             .await

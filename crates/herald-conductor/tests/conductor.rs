@@ -283,3 +283,48 @@ async fn an_open_just_before_the_wait_ends_counts() {
     assert_eq!(templates, ["winback_offer"]);
     store.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_merge_moves_running_instances_to_the_surviving_profile() {
+    let (_dir, store) = new_store();
+    let mut conductor = Conductor::load(store.clone(), TimeZone::UTC).await.unwrap();
+    let mut doc = lang::parse(library::TEXT).unwrap();
+    doc.journeys.retain(|j| j.name.as_str() == "abandoned_cart");
+    conductor.apply(&doc, false, t0() - HOUR).await.unwrap();
+    let device = |event: &str, props: &str, at: Timestamp| {
+        format!(
+            r#"{{"type":"track","anonymousId":"dev-1","event":"{event}","properties":{props},"timestamp":"{at}"}}"#
+        )
+    };
+    append(&store, &[track("ada", "Signed Up", "{}", t0())], t0()).await;
+    append(
+        &store,
+        &[device("Product Added", r#"{"cart_id":"c9"}"#, t0())],
+        t0(),
+    )
+    .await;
+    conductor.catch_up(t0()).await.unwrap();
+    assert_eq!(store.journey_waiting().await.unwrap().len(), 1);
+    // The device turns out to be ada's.
+    let login = format!(
+        r#"{{"type":"identify","userId":"ada","anonymousId":"dev-1","timestamp":"{}"}}"#,
+        t0() + SignedDuration::from_mins(10)
+    );
+    append(&store, &[login], t0() + SignedDuration::from_mins(10)).await;
+    conductor
+        .catch_up(t0() + SignedDuration::from_mins(10))
+        .await
+        .unwrap();
+    pass_time(&mut conductor, &store, t0() + HOUR * 2).await;
+    assert_eq!(
+        outbox(&store).await,
+        [(
+            "ada".to_owned(),
+            "abandoned_cart_1".to_owned(),
+            OutboxStatus::Queued
+        )]
+    );
+    let ada = store.resolve("ada").await.unwrap().unwrap();
+    assert!(!store.journey_states(vec![ada]).await.unwrap().is_empty());
+    store.close().await.unwrap();
+}

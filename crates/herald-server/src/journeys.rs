@@ -65,6 +65,24 @@ pub struct JourneyPutQuery {
     pub dry_run: Option<bool>,
 }
 
+/// Who to enrol, and the trigger's properties.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EnrolRequest {
+    pub user_id: Option<String>,
+    pub anonymous_id: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub properties: serde_json::Map<String, Value>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EnrolAnswer {
+    /// What the runner did at once (entry, sends, ...).
+    #[schema(value_type = Vec<Object>)]
+    pub actions: Vec<herald_journeys::runner::Action>,
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct MessagesQuery {
@@ -309,6 +327,50 @@ pub async fn get_journey(
                 "no live journey named `{name}`; GET /api/v1/journeys lists them"
             ))
         })
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/journeys/{name}/enrol", tag = "journeys",
+    params(("name" = String, Path)),
+    request_body = EnrolRequest,
+    responses((status = 200, body = EnrolAnswer), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("admin_token" = []))
+)]
+pub async fn enrol(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<EnrolAnswer>, ApiError> {
+    let invalid = |m: String| ApiError::bad_request("invalid_request", m);
+    let journey = JourneyName::parse(&name).map_err(invalid)?;
+    if body.len() > MAX_DEFINITION_BYTES {
+        return Err(ApiError::bad_request(
+            "body_too_large",
+            format!("an enrolment may have at most {MAX_DEFINITION_BYTES} bytes"),
+        ));
+    }
+    let request: EnrolRequest = serde_json::from_slice(&body)
+        .map_err(|e| invalid(format!("line {}, column {}: {e}", e.line(), e.column())))?;
+    let id = request
+        .user_id
+        .or(request.anonymous_id)
+        .ok_or_else(|| invalid("give the person's `userId` or `anonymousId`".into()))?;
+    let profile = state
+        .store
+        .resolve(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("nobody is known as `{id}`")))?;
+    let actions = service(&state)?
+        .enrol(profile, journey, request.properties)
+        .await
+        .map_err(|e| match e {
+            ConductorError::Invalid(m) if m.contains("no live journey") => ApiError::not_found(m),
+            ConductorError::Invalid(m) => ApiError::new(StatusCode::CONFLICT, "not_enrolled", m),
+            other => journey_error(other),
+        })?
+        .ok_or_else(|| ApiError::not_found(format!("nobody is known as `{id}`")))?;
+    Ok(Json(EnrolAnswer { actions }))
 }
 
 #[utoipa::path(

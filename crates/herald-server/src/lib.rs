@@ -103,6 +103,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/journeys/{name}",
             get(journeys::get_journey).put(journeys::put_journey),
         )
+        .route("/api/v1/journeys/{name}/enrol", post(journeys::enrol))
         .route("/api/v1/messages", get(journeys::list_messages));
     Router::new()
         .merge(v1)

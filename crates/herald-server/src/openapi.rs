@@ -30,6 +30,7 @@ use utoipa::{Modify, OpenApi};
         crate::journeys::put_journey,
         crate::journeys::list_journeys,
         crate::journeys::get_journey,
+        crate::journeys::enrol,
         crate::journeys::list_messages,
     ),
     modifiers(&Security),

@@ -142,3 +142,87 @@ async fn bad_journeys_and_queries_are_refused_with_reasons() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn enrolment_through_the_api() {
+    let app = spawn_app().await;
+    let onboarding = "journey onboarding\n  on api\n  entry once\ndo\n  if trigger plan = \"pro\" then\n    send email pro_welcome\n  else\n    send email welcome_1\n  end\nend\n";
+    assert_eq!(
+        app.put_journey("onboarding", "text/plain", onboarding)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.put_journey("welcome", "text/plain", WELCOME)
+            .await
+            .status(),
+        200
+    );
+    let seen =
+        json!({"type": "identify", "userId": "ada", "messageId": "i1", "traits": {"name": "Ada"}});
+    assert_eq!(
+        app.post("/v1/identify", seen.to_string()).await.status(),
+        200
+    );
+
+    let enrol = |body: Value, journey: &'static str| {
+        let request = app
+            .client
+            .post(app.url(&format!("/api/v1/journeys/{journey}/enrol")))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        async move { request.send().await.unwrap() }
+    };
+    let r = enrol(
+        json!({"userId": "ada", "properties": {"plan": "pro"}}),
+        "onboarding",
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json().await.unwrap();
+    let actions: Vec<&str> = answer["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["enter", "branch", "send", "exit"]);
+    assert_eq!(app.messages(1).await[0]["template"], "pro_welcome");
+
+    // Entry once: a second enrolment is refused, and so are mistakes.
+    let again = enrol(json!({"userId": "ada"}), "onboarding").await;
+    assert_error(again, 409, "not_enrolled").await;
+    assert_error(
+        enrol(json!({"userId": "ada"}), "welcome").await,
+        409,
+        "not_enrolled",
+    )
+    .await;
+    assert_error(
+        enrol(json!({"userId": "nobody"}), "onboarding").await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_error(
+        enrol(json!({"userId": "ada"}), "missing").await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_error(
+        enrol(json!({"properties": {}}), "onboarding").await,
+        400,
+        "invalid_request",
+    )
+    .await;
+    assert_error(
+        enrol(json!({"userId": 5}), "onboarding").await,
+        400,
+        "invalid_request",
+    )
+    .await;
+    app.stop().await;
+}
