@@ -5,5 +5,6 @@ mod cli;
 mod common;
 mod crash;
 mod journeys;
+mod journeys_crash;
 mod sdk;
 mod segments;
