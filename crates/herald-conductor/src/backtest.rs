@@ -12,7 +12,9 @@ use crate::ConductorError;
 use crate::records::properties_of;
 use herald_core::{MessageKind, ProfileId, StoredEvent, Timestamp};
 use herald_journeys::ast::{Journey, Rules};
-use herald_journeys::runner::{Action, Event, Flow, Person, PersonState, Runner, SendRecord, What};
+use herald_journeys::runner::{
+    Action, Event, Flow, Person, PersonState, Runner, SendRecord, What, note_actions,
+};
 use herald_segments::engine::{Input, ProfileState, Program, Props};
 use herald_store::{SEGMENT_ENTERED, SEGMENT_EXITED, Store};
 use jiff::tz::TimeZone;
@@ -291,19 +293,7 @@ impl<'a> Simulation<'a> {
     }
 
     fn absorb(&mut self, found: Vec<Action>) {
-        for a in &found {
-            match &a.what {
-                What::Send { channel, class, .. } => self.sends.push(SendRecord {
-                    channel: *channel,
-                    class: *class,
-                    at: a.at.as_millisecond(),
-                }),
-                What::SetTrait { key, value } => {
-                    self.traits.insert(key.clone(), value.clone());
-                }
-                _ => {}
-            }
-        }
+        note_actions(&found, &mut self.sends, &mut self.traits);
         self.actions.extend(found);
     }
 }

@@ -10,7 +10,9 @@ use crate::ConductorError;
 use crate::records::{decode_state, properties_of, record_actions, state_row};
 use herald_core::{ProfileId, Timestamp};
 use herald_journeys::ast::{Channel, Document, Journey, JourneyName, MessageClass, Rules};
-use herald_journeys::runner::{Action, Event, Flow, Person, PersonState, Runner, SendRecord, What};
+use herald_journeys::runner::{
+    Action, Event, Flow, Person, PersonState, Runner, SendRecord, note_actions,
+};
 use herald_store::{
     JourneyCommit, JourneyCursor, JourneyRecord, ProfileChange, ProfileLogEntry, Store,
 };
@@ -480,17 +482,5 @@ fn absorb(person: &mut Loaded, actions: &[Action]) {
         return;
     }
     person.dirty = true;
-    for a in actions {
-        match &a.what {
-            What::Send { channel, class, .. } => person.sends.push(SendRecord {
-                channel: *channel,
-                class: *class,
-                at: a.at.as_millisecond(),
-            }),
-            What::SetTrait { key, value } => {
-                person.traits.insert(key.clone(), value.clone());
-            }
-            _ => {}
-        }
-    }
+    note_actions(actions, &mut person.sends, &mut person.traits);
 }

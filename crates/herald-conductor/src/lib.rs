@@ -6,10 +6,12 @@
 //!   messages, actions, trait updates and cursor atomically.
 //! * [`JourneyService`]: the conductor as a task of a running server.
 //! * [`backtest`]: stored history replayed through journeys with a simulated clock.
+//! * [`reports`]: live journeys with their per-step counts.
 
 pub mod backtest;
 mod conductor;
 mod records;
+pub mod reports;
 mod service;
 
 pub use conductor::{ApplyReport, Conductor, JourneyChange, StepReport};

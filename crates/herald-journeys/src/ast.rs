@@ -23,28 +23,10 @@ use herald_segments::ast::{
     EventSelector, Filter, Literal, PropertyPath, SegmentName, Span, TraitCondition,
 };
 use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Serde for the types whose JSON form is their text form.
-macro_rules! serde_as_text {
-    ($($t:ty),*) => {$(
-        impl Serialize for $t {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_str(self)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                <$t>::parse(&s).map_err(serde::de::Error::custom)
-            }
-        }
-    )*};
-}
-
-serde_as_text!(JourneyName, TemplateName, TimeOfDay);
+herald_segments::serde_as_text!(JourneyName, TemplateName, TimeOfDay);
 
 /// Lower-case letters, digits and `_`, starting with a letter, at most 64 characters.
 fn is_name(s: &str) -> bool {

@@ -4,7 +4,7 @@
 use herald_core::{MessageKind, ProfileId};
 use herald_journeys::ast::Document;
 use herald_journeys::runner::{
-    Action, Event, ExitReason, Flow, Person, PersonState, Runner, SendRecord, What,
+    Action, Event, ExitReason, Flow, Person, PersonState, Runner, SendRecord, What, note_actions,
 };
 use herald_journeys::{lang, library};
 use jiff::tz::TimeZone;
@@ -61,19 +61,7 @@ impl Sim {
     }
 
     fn absorb(&mut self, actions: Vec<Action>) -> Vec<Action> {
-        for a in &actions {
-            match &a.what {
-                What::Send { channel, class, .. } => self.sends.push(SendRecord {
-                    channel: *channel,
-                    class: *class,
-                    at: a.at.as_millisecond(),
-                }),
-                What::SetTrait { key, value } => {
-                    self.traits.insert(key.clone(), value.clone());
-                }
-                _ => {}
-            }
-        }
+        note_actions(&actions, &mut self.sends, &mut self.traits);
         self.log.extend(actions.iter().cloned());
         actions
     }

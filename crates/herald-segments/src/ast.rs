@@ -18,23 +18,25 @@
 //!   conditions); a `[]` step means "any element of this array".
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Serde for the types whose JSON form is their text form: written with `Display`, read with
-/// their `parse` (so JSON input gets the same checks and messages as text).
+/// their `parse` (so JSON input gets the same checks and messages as text). Other definition
+/// languages (journeys) use it for their own names and values.
+#[macro_export]
 macro_rules! serde_as_text {
     ($($t:ty),*) => {$(
-        impl Serialize for $t {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        impl ::serde::Serialize for $t {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.collect_str(self)
             }
         }
 
-        impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                <$t>::parse(&s).map_err(serde::de::Error::custom)
+        impl<'de> ::serde::Deserialize<'de> for $t {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <String as ::serde::Deserialize>::deserialize(d)?;
+                <$t>::parse(&s).map_err(::serde::de::Error::custom)
             }
         }
     )*};

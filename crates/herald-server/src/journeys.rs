@@ -12,10 +12,11 @@ use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use herald_conductor::reports::{JourneyReport, journey_reports};
 use herald_conductor::{ApplyReport, ConductorError, JourneyService};
 use herald_journeys::ast::{Document, Journey, JourneyName};
 use herald_journeys::lang;
-use herald_store::{JourneyRecord, OutboxMessage};
+use herald_store::OutboxMessage;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -23,26 +24,10 @@ use serde_json::{Value, json};
 const MAX_DEFINITION_BYTES: usize = 128 * 1024;
 const MAX_MESSAGES_LIMIT: usize = 10_000;
 
+/// A live journey and its counts (see `herald_conductor::reports::JourneyReport`).
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct JourneyView {
-    pub name: String,
-    /// The version new instances start on.
-    pub version: u32,
-    /// Every stored version.
-    pub versions: Vec<u32>,
-    /// RFC 3339: when this version was applied.
-    pub created_at: String,
-    pub active_instances: u64,
-    /// Per step (`null`: not at a step, e.g. entries): counts by action (`enter`, `send`,
-    /// `skip`, `branch`, `goal`, `exit`, ...) and `waiting` instances.
-    #[schema(value_type = Vec<Object>)]
-    pub steps: Vec<Value>,
-    /// The JSON form.
-    #[schema(value_type = Object)]
-    pub definition: Value,
-    /// The text form.
-    pub text: String,
-}
+#[schema(value_type = Object)]
+pub struct JourneyView(pub JourneyReport);
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct JourneyList {
@@ -124,10 +109,6 @@ fn journey_error(e: ConductorError) -> ApiError {
     }
 }
 
-fn query_error(e: QueryRejection) -> ApiError {
-    ApiError::bad_request("invalid_query", e.body_text())
-}
-
 /// Reads one journey named `name` from a request body.
 fn journey_from_body(name: &str, headers: &HeaderMap, body: &[u8]) -> Result<Journey, ApiError> {
     let invalid = |m: String| ApiError::bad_request("invalid_definition", m);
@@ -198,7 +179,7 @@ pub async fn put_journey(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<JourneyPutAnswer>, ApiError> {
-    let Query(query) = query.map_err(query_error)?;
+    let Query(query) = query.map_err(ApiError::from)?;
     let journey = journey_from_body(&name, &headers, &body)?;
     let events = state.store.event_names().await?;
     let segments: Vec<String> = state
@@ -229,68 +210,11 @@ pub async fn put_journey(
 }
 
 async fn views(state: &AppState, only: Option<&str>) -> Result<Vec<JourneyView>, ApiError> {
-    let records: Vec<JourneyRecord> = state.store.journey_definitions().await?;
-    let counts = state.store.journey_step_counts().await?;
-    let waiting = state.store.journey_waiting().await?;
-    let mut out = Vec::new();
-    for r in records
-        .iter()
-        .filter(|r| r.live && only.is_none_or(|n| n == r.name))
-    {
-        let mut steps: std::collections::BTreeMap<Option<u32>, serde_json::Map<String, Value>> =
-            Default::default();
-        for c in counts
-            .iter()
-            .filter(|c| c.journey == r.name && c.version == r.version)
-        {
-            steps
-                .entry(c.step)
-                .or_default()
-                .insert(c.action.clone(), c.count.into());
-        }
-        for w in waiting
-            .iter()
-            .filter(|w| w.journey == r.name && w.version == r.version)
-        {
-            // Past the last step: waiting out the goal's window.
-            let (step, what) = match w.step {
-                u32::MAX => (None, "waiting_for_goal"),
-                s => (Some(s), "waiting"),
-            };
-            steps
-                .entry(step)
-                .or_default()
-                .insert(what.into(), w.count.into());
-        }
-        let text = serde_json::from_value::<Journey>(r.definition.clone())
-            .map(|j| lang::print_journey(&j))
-            .unwrap_or_default();
-        out.push(JourneyView {
-            name: r.name.clone(),
-            version: r.version,
-            versions: records
-                .iter()
-                .filter(|x| x.name == r.name)
-                .map(|x| x.version)
-                .collect(),
-            created_at: r.created_at.to_string(),
-            active_instances: waiting
-                .iter()
-                .filter(|w| w.journey == r.name)
-                .map(|w| w.count)
-                .sum(),
-            steps: steps
-                .into_iter()
-                .map(|(step, mut counts)| {
-                    counts.insert("step".into(), json!(step));
-                    Value::Object(counts)
-                })
-                .collect(),
-            definition: r.definition.clone(),
-            text,
-        });
-    }
-    Ok(out)
+    Ok(journey_reports(state.store.as_ref(), only)
+        .await?
+        .into_iter()
+        .map(JourneyView)
+        .collect())
 }
 
 #[utoipa::path(
@@ -384,7 +308,7 @@ pub async fn list_messages(
     State(state): State<AppState>,
     query: Result<Query<MessagesQuery>, QueryRejection>,
 ) -> Result<Json<MessagesPage>, ApiError> {
-    let Query(query) = query.map_err(query_error)?;
+    let Query(query) = query.map_err(ApiError::from)?;
     let limit = query.limit.unwrap_or(1000);
     if limit == 0 || limit > MAX_MESSAGES_LIMIT {
         return Err(ApiError::bad_request(

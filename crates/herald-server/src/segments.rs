@@ -115,10 +115,6 @@ fn segment_error(e: SegmenterError) -> ApiError {
     }
 }
 
-fn query_error(e: QueryRejection) -> ApiError {
-    ApiError::bad_request("invalid_query", e.body_text())
-}
-
 fn unknown_segment(name: &str) -> ApiError {
     ApiError::not_found(format!(
         "no segment named `{name}`; GET /api/v1/segments lists them"
@@ -190,7 +186,7 @@ pub async fn put_segment(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<PutAnswer>, ApiError> {
-    let Query(query) = query.map_err(query_error)?;
+    let Query(query) = query.map_err(ApiError::from)?;
     let def = definition_from_body(&name, &headers, &body)?;
     let known = state.store.event_names().await?.into_iter().collect();
     let warnings = lang::lint(std::slice::from_ref(&def), &known)
@@ -315,7 +311,7 @@ pub async fn get_members(
     Path(name): Path<String>,
     query: Result<Query<MembersQuery>, QueryRejection>,
 ) -> Result<Json<MembersPage>, ApiError> {
-    let Query(query) = query.map_err(query_error)?;
+    let Query(query) = query.map_err(ApiError::from)?;
     let limit = query.limit.unwrap_or(1000);
     if limit == 0 || limit > MAX_MEMBERS_LIMIT {
         return Err(ApiError::bad_request(
@@ -391,7 +387,7 @@ pub async fn explain(
     Path((name, id)): Path<(String, String)>,
     query: Result<Query<AtQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(query) = query.map_err(query_error)?;
+    let Query(query) = query.map_err(ApiError::from)?;
     let at = match query.at.as_deref() {
         Some(s) => herald_core::time::parse_timestamp(s).map_err(|e| {
             ApiError::bad_request("invalid_query", format!("`at`: {e}; use RFC 3339"))

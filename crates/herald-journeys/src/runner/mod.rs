@@ -425,6 +425,28 @@ impl Runner {
     }
 }
 
+/// What a caller's view of a person must learn from actions just taken, before the next call:
+/// sends count towards caps, and trait updates are seen by later conditions.
+pub fn note_actions(
+    actions: &[Action],
+    sends: &mut Vec<SendRecord>,
+    traits: &mut Map<String, Value>,
+) {
+    for a in actions {
+        match &a.what {
+            What::Send { channel, class, .. } => sends.push(SendRecord {
+                channel: *channel,
+                class: *class,
+                at: a.at.as_millisecond(),
+            }),
+            What::SetTrait { key, value } => {
+                traits.insert(key.clone(), value.clone());
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The instance key of a trigger (or any event): the grouping key at the journey's key path.
 fn key_of(flow: &Flow, properties: &Map<String, Value>) -> Option<String> {
     flow.key

@@ -6,7 +6,7 @@
 use crate::cli::JourneysCommand;
 use crate::verbs::segments::open_for_writing;
 use anyhow::{Context, bail};
-use herald_conductor::{Conductor, backtest};
+use herald_conductor::{Conductor, backtest, reports};
 use herald_core::Timestamp;
 use herald_journeys::ast::{Document, Journey, Rules};
 use herald_journeys::{lang, library};
@@ -15,7 +15,6 @@ use herald_store::{Store, StoreError};
 use herald_store_sqlite::{Access, SqliteStore};
 use jiff::tz::TimeZone;
 use serde_json::json;
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -195,64 +194,18 @@ async fn list(dir: &Path) -> anyhow::Result<()> {
             dir.display()
         );
     }
-    let counts = store.journey_step_counts().await?;
-    let waiting = store.journey_waiting().await?;
-    for r in records.iter().filter(|r| r.live) {
-        let mut steps: BTreeMap<Option<u32>, serde_json::Map<String, serde_json::Value>> =
-            BTreeMap::new();
-        for c in counts
-            .iter()
-            .filter(|c| c.journey == r.name && c.version == r.version)
-        {
-            steps
-                .entry(c.step)
-                .or_default()
-                .insert(c.action.clone(), c.count.into());
-        }
-        for w in waiting
-            .iter()
-            .filter(|w| w.journey == r.name && w.version == r.version)
-        {
-            // Past the last step: waiting out the goal's window.
-            let (step, what) = match w.step {
-                u32::MAX => (None, "waiting_for_goal"),
-                s => (Some(s), "waiting"),
-            };
-            steps
-                .entry(step)
-                .or_default()
-                .insert(what.into(), w.count.into());
-        }
-        let active: u64 = waiting
-            .iter()
-            .filter(|w| w.journey == r.name)
-            .map(|w| w.count)
-            .sum();
-        let total = |action: &str| -> u64 {
-            counts
-                .iter()
-                .filter(|c| c.journey == r.name && c.action == action)
-                .map(|c| c.count)
-                .sum()
-        };
-        let steps: Vec<serde_json::Value> = steps
-            .into_iter()
-            .map(|(step, mut counts)| {
-                counts.insert("step".into(), json!(step));
-                serde_json::Value::Object(counts)
-            })
-            .collect();
+    for r in reports::journey_reports(store.as_ref(), None).await? {
         println!(
             "{}",
             json!({
                 "name": r.name,
                 "version": r.version,
-                "active_instances": active,
-                "entered": total("enter"),
-                "sent": total("send"),
-                "goals": total("goal"),
-                "exited": total("exit"),
-                "steps": steps,
+                "active_instances": r.active_instances,
+                "entered": r.entered,
+                "sent": r.sent,
+                "goals": r.goals,
+                "exited": r.exited,
+                "steps": r.steps,
             })
         );
     }
