@@ -11,7 +11,7 @@ use crate::records::{decode_state, properties_of, record_actions, state_row};
 use herald_core::{ProfileId, Timestamp};
 use herald_journeys::ast::{Channel, Document, Journey, JourneyName, MessageClass, Rules};
 use herald_journeys::runner::{
-    Action, Event, Flow, Person, PersonState, Runner, SendRecord, note_actions,
+    Action, Event, Flow, Migration, Person, PersonState, Runner, SendRecord, note_actions,
 };
 use herald_store::{
     JourneyCommit, JourneyCursor, JourneyRecord, ProfileChange, ProfileLogEntry, Store,
@@ -205,6 +205,48 @@ impl Conductor {
         records.sort_by(|a, b| (&a.name, a.version).cmp(&(&b.name, b.version)));
         self.records = records;
         Ok(report)
+    }
+
+    /// Moves running instances of `journey` that started on older versions to its live version
+    /// (see [`Runner::migrate`]); with `dry_run`, only says what would happen.
+    pub async fn migrate(
+        &mut self,
+        journey: &JourneyName,
+        dry_run: bool,
+    ) -> Result<Vec<Migration>, ConductorError> {
+        let Some(live) = self
+            .records
+            .iter()
+            .find(|r| r.live && r.name == journey.as_str())
+            .map(|r| r.version)
+        else {
+            return Err(ConductorError::Invalid(format!(
+                "there is no live journey named `{journey}`"
+            )));
+        };
+        let profiles = self
+            .store
+            .journey_profiles_off_version(journey.as_str(), live)
+            .await?;
+        let mut out = Vec::new();
+        for chunk in profiles.chunks(PAGE) {
+            let mut commit = JourneyCommit {
+                cursor: self.cursor,
+                ..JourneyCommit::default()
+            };
+            for (p, bytes) in self.store.journey_states(chunk.to_vec()).await? {
+                let mut state = decode_state(p, &bytes)?;
+                let found = self.runner.migrate(&mut state, journey);
+                if found.iter().any(|m| m.moved) {
+                    commit.states.push(state_row(&self.runner, p, &state));
+                }
+                out.extend(found);
+            }
+            if !dry_run && !commit.states.is_empty() {
+                self.store.commit_journeys(commit).await?;
+            }
+        }
+        Ok(out)
     }
 
     /// Enrols a person in a journey triggered `on api`, with `properties` as its trigger, and

@@ -10,7 +10,7 @@ use crate::conductor::{ApplyReport, Conductor};
 use herald_core::{ProfileId, Timestamp};
 use herald_journeys::ast::Document;
 use herald_journeys::ast::JourneyName;
-use herald_journeys::runner::Action;
+use herald_journeys::runner::{Action, Migration};
 use herald_store::JourneyRecord;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -28,6 +28,11 @@ enum Request {
     },
     Records {
         reply: oneshot::Sender<Vec<JourneyRecord>>,
+    },
+    Migrate {
+        journey: JourneyName,
+        dry_run: bool,
+        reply: oneshot::Sender<Result<Vec<Migration>, ConductorError>>,
     },
     Enrol {
         profile: ProfileId,
@@ -77,6 +82,9 @@ impl JourneyService {
                         Some(Request::Records { reply }) => {
                             let _ = reply.send(conductor.records().to_vec());
                         }
+                        Some(Request::Migrate { journey, dry_run, reply }) => {
+                            let _ = reply.send(conductor.migrate(&journey, dry_run).await);
+                        }
                         Some(Request::Enrol { profile, journey, properties, reply }) => {
                             let result = conductor
                                 .enrol(profile, &journey, properties, Timestamp::now())
@@ -115,6 +123,24 @@ impl JourneyService {
         self.requests
             .send(Request::Apply {
                 document,
+                dry_run,
+                reply,
+            })
+            .await
+            .map_err(|_| ConductorError::Stopped)?;
+        answer.await.map_err(|_| ConductorError::Stopped)?
+    }
+
+    /// Moves running instances of older versions of a journey to its live version.
+    pub async fn migrate(
+        &self,
+        journey: JourneyName,
+        dry_run: bool,
+    ) -> Result<Vec<Migration>, ConductorError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::Migrate {
+                journey,
                 dry_run,
                 reply,
             })

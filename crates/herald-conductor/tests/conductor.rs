@@ -328,3 +328,64 @@ async fn a_merge_moves_running_instances_to_the_surviving_profile() {
     assert!(!store.journey_states(vec![ada]).await.unwrap().is_empty());
     store.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn running_instances_move_to_a_new_version_only_when_migrated() {
+    let (_dir, store) = new_store();
+    let mut conductor = Conductor::load(store.clone(), TimeZone::UTC).await.unwrap();
+    let version = |template: &str, extra: &str| {
+        lang::parse(&format!(
+            "journey nudge\n  on \"Ping\"\ndo\n  wait 1 day\n  send email {template}\n{extra}end\n"
+        ))
+        .unwrap()
+    };
+    conductor
+        .apply(&version("old", ""), false, t0() - HOUR)
+        .await
+        .unwrap();
+    for (user, at) in [("ada", t0()), ("bob", t0() + SignedDuration::from_mins(1))] {
+        append(&store, &[track(user, "Ping", "{}", at)], at).await;
+    }
+    conductor.catch_up(t0()).await.unwrap();
+    // Version 2 sends another template; version 3 puts a branch where the wait was.
+    conductor
+        .apply(&version("new", ""), false, t0() + HOUR)
+        .await
+        .unwrap();
+    let name = herald_journeys::ast::JourneyName::parse("nudge").unwrap();
+    let dry = conductor.migrate(&name, true).await.unwrap();
+    assert_eq!(dry.len(), 2);
+    assert!(dry.iter().all(|m| m.moved && m.step == "steps[0]"));
+    // A dry run changes nothing: migrate for real.
+    let done = conductor.migrate(&name, false).await.unwrap();
+    assert_eq!(done.len(), 2);
+    assert!(conductor.migrate(&name, false).await.unwrap().is_empty());
+    pass_time(&mut conductor, &store, t0() + DAY * 2).await;
+    let templates: Vec<String> = outbox(&store).await.into_iter().map(|m| m.1).collect();
+    assert_eq!(templates, ["new", "new"], "both moved to version 2");
+
+    // A step of another kind at the same place: the instance stays on its version.
+    append(
+        &store,
+        &[track("cy", "Ping", "{}", t0() + DAY * 3)],
+        t0() + DAY * 3,
+    )
+    .await;
+    conductor.catch_up(t0() + DAY * 3).await.unwrap();
+    let branchy = lang::parse(
+        "journey nudge\n  on \"Ping\"\ndo\n  if trait vip exists then\n    exit\n  end\n  send email newest\nend\n",
+    )
+    .unwrap();
+    conductor
+        .apply(&branchy, false, t0() + DAY * 3)
+        .await
+        .unwrap();
+    let kept = conductor.migrate(&name, false).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert!(!kept[0].moved, "{kept:?}");
+    assert!(kept[0].note.as_deref().unwrap().contains("same kind"));
+    pass_time(&mut conductor, &store, t0() + DAY * 5).await;
+    let templates: Vec<String> = outbox(&store).await.into_iter().map(|m| m.1).collect();
+    assert_eq!(templates, ["new", "new", "new"], "cy finished on version 2");
+    store.close().await.unwrap();
+}

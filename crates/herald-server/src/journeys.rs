@@ -297,6 +297,43 @@ pub async fn enrol(
     Ok(Json(EnrolAnswer { actions }))
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MigrateAnswer {
+    pub applied: bool,
+    /// Per instance of an older version: where it was, whether it moved, and why not.
+    #[schema(value_type = Vec<Object>)]
+    pub migrations: Vec<herald_journeys::runner::Migration>,
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/journeys/{name}/migrate", tag = "journeys",
+    params(("name" = String, Path), JourneyPutQuery),
+    responses((status = 200, body = MigrateAnswer), (status = 404, body = ErrorBody)),
+    security(("admin_token" = []))
+)]
+pub async fn migrate(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    query: Result<Query<JourneyPutQuery>, QueryRejection>,
+) -> Result<Json<MigrateAnswer>, ApiError> {
+    let Query(query) = query.map_err(ApiError::from)?;
+    let journey =
+        JourneyName::parse(&name).map_err(|m| ApiError::bad_request("invalid_request", m))?;
+    let dry_run = query.dry_run.unwrap_or(false);
+    let migrations = service(&state)?
+        .migrate(journey, dry_run)
+        .await
+        .map_err(|e| match e {
+            ConductorError::Invalid(m) => ApiError::not_found(m),
+            other => journey_error(other),
+        })?;
+    Ok(Json(MigrateAnswer {
+        applied: !dry_run,
+        migrations,
+    }))
+}
+
 #[utoipa::path(
     get, path = "/api/v1/messages", tag = "journeys",
     params(MessagesQuery),

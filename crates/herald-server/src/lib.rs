@@ -104,6 +104,7 @@ pub fn router(state: AppState) -> Router {
             get(journeys::get_journey).put(journeys::put_journey),
         )
         .route("/api/v1/journeys/{name}/enrol", post(journeys::enrol))
+        .route("/api/v1/journeys/{name}/migrate", post(journeys::migrate))
         .route("/api/v1/messages", get(journeys::list_messages));
     Router::new()
         .merge(v1)

@@ -31,6 +31,7 @@ use utoipa::{Modify, OpenApi};
         crate::journeys::list_journeys,
         crate::journeys::get_journey,
         crate::journeys::enrol,
+        crate::journeys::migrate,
         crate::journeys::list_messages,
     ),
     modifiers(&Security),

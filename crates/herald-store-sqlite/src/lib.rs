@@ -529,6 +529,16 @@ impl Store for SqliteStore {
         self.read(journeys::waiting).await
     }
 
+    async fn journey_profiles_off_version(
+        &self,
+        journey: &str,
+        version: u32,
+    ) -> Result<Vec<ProfileId>, StoreError> {
+        let journey = journey.to_owned();
+        self.read(move |c| journeys::profiles_off_version(c, &journey, version))
+            .await
+    }
+
     async fn outbox(
         &self,
         after: u64,

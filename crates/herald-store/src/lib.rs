@@ -270,6 +270,13 @@ pub trait Store: Send + Sync + 'static {
     /// Running instances per journey version and step.
     async fn journey_waiting(&self) -> Result<Vec<Waiting>, StoreError>;
 
+    /// Profiles with a running instance of `journey` on another version than `version`.
+    async fn journey_profiles_off_version(
+        &self,
+        journey: &str,
+        version: u32,
+    ) -> Result<Vec<ProfileId>, StoreError>;
+
     /// Outbox messages after position `after`, oldest first, at most `limit`; only one
     /// profile's when `profile` is set.
     async fn outbox(

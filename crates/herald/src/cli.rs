@@ -136,6 +136,16 @@ pub enum JourneysCommand {
         #[command(flatten)]
         data: DataDir,
     },
+    /// Move running instances of older versions of a journey to its live version (each to the
+    /// step at the same place, when it is of the same kind); prints one JSON line per instance.
+    Migrate {
+        name: String,
+        #[command(flatten)]
+        data: DataDir,
+        /// Only say what would happen.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Replay stored history from --from to --to through journeys with a simulated clock
     /// (segments included) and print one JSON line per action, then a summary line. Nothing
     /// is sent.

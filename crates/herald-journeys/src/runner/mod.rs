@@ -425,6 +425,91 @@ impl Runner {
     }
 }
 
+/// What migrating one instance to a journey's live version did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Migration {
+    pub instance: String,
+    pub from_version: u32,
+    pub to_version: u32,
+    /// Where it was, e.g. `steps[2]` (`end`: waiting out its goal's window).
+    pub step: String,
+    pub moved: bool,
+    /// Why it stayed, or what it lost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Runner {
+    /// Moves this person's running instances of `journey` that started on older versions to the
+    /// live one, each to the step at the same place in the definition when that step is of the
+    /// same kind (waits keep their wake-up time). Others stay on their version and say why.
+    pub fn migrate(&self, state: &mut PersonState, journey: &JourneyName) -> Vec<Migration> {
+        let Some(&live) = self.live.get(journey) else {
+            return Vec::new();
+        };
+        let Some(to) = self.flows.get(&(journey.clone(), live)) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for inst in state
+            .instances
+            .iter_mut()
+            .filter(|i| &i.journey == journey && i.version != live)
+        {
+            let Some(from) = self.flows.get(&(journey.clone(), inst.version)) else {
+                continue;
+            };
+            let path = from.step_path(inst.step).to_owned();
+            let target = if inst.step == flow::END {
+                to.goal
+                    .is_some()
+                    .then_some(flow::END)
+                    .ok_or("the live version has no goal")
+            } else {
+                to.paths
+                    .iter()
+                    .position(|p| *p == path)
+                    .map(|i| i as u32)
+                    .filter(|&i| {
+                        std::mem::discriminant(&to.nodes[i as usize])
+                            == std::mem::discriminant(&from.nodes[inst.step as usize])
+                    })
+                    .ok_or("the live version has no step of the same kind there")
+            };
+            let mut m = Migration {
+                instance: inst.id.clone(),
+                from_version: inst.version,
+                to_version: live,
+                step: path,
+                moved: false,
+                note: None,
+            };
+            match target {
+                Ok(step) => {
+                    if from.watches.len() != to.watches.len()
+                        || from
+                            .watches
+                            .iter()
+                            .zip(&to.watches)
+                            .any(|(a, b)| a.events != b.events || a.same_key != b.same_key)
+                    {
+                        // Event conditions differ: what was seen under the old ones is dropped.
+                        inst.seen = 0;
+                        m.note =
+                            Some("its `event(...) since entry` conditions start afresh".into());
+                    }
+                    inst.version = live;
+                    inst.step = step;
+                    m.moved = true;
+                }
+                Err(why) => m.note = Some(why.to_owned()),
+            }
+            out.push(m);
+        }
+        out
+    }
+}
+
 /// What a caller's view of a person must learn from actions just taken, before the next call:
 /// sends count towards caps, and trait updates are seen by later conditions.
 pub fn note_actions(

@@ -167,6 +167,25 @@ pub fn waiting(conn: &Connection) -> Result<Vec<Waiting>, StoreError> {
     rows.collect::<Result<_, _>>().map_err(sql)
 }
 
+pub fn profiles_off_version(
+    conn: &Connection,
+    journey: &str,
+    version: u32,
+) -> Result<Vec<ProfileId>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT DISTINCT profile_id FROM journey_instances
+             WHERE journey = ?1 AND version != ?2 ORDER BY profile_id",
+        )
+        .map_err(sql)?;
+    let rows = stmt
+        .query_map(rusqlite::params![journey, version], |r| {
+            Ok(ProfileId(r.get::<_, i64>(0)? as u64))
+        })
+        .map_err(sql)?;
+    rows.collect::<Result<_, _>>().map_err(sql)
+}
+
 const OUTBOX_COLUMNS: &str = "seq, id, profile_id, journey, version, instance, step, channel, \
                               template, class, status, reason, context, created_at";
 

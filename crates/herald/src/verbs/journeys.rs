@@ -30,6 +30,11 @@ pub async fn run(command: JourneysCommand) -> anyhow::Result<()> {
             dry_run,
         } => apply(&file, &data.dir, dry_run).await,
         JourneysCommand::List { data } => list(&data.dir).await,
+        JourneysCommand::Migrate {
+            name,
+            data,
+            dry_run,
+        } => migrate(&name, &data.dir, dry_run).await,
         JourneysCommand::Backtest {
             journey,
             data,
@@ -37,6 +42,24 @@ pub async fn run(command: JourneysCommand) -> anyhow::Result<()> {
             to,
         } => backtest(&journey, &data.dir, &from, to.as_deref()).await,
     }
+}
+
+async fn migrate(name: &str, dir: &Path, dry_run: bool) -> anyhow::Result<()> {
+    let journey = herald_journeys::ast::JourneyName::parse(name).map_err(anyhow::Error::msg)?;
+    let store = open_for_writing(dir, "POST /api/v1/journeys/NAME/migrate")?;
+    let mut conductor = Conductor::load(store.clone(), default_zone()?).await?;
+    let migrations = conductor.migrate(&journey, dry_run).await?;
+    for m in &migrations {
+        println!("{}", serde_json::to_string(m)?);
+    }
+    eprintln!(
+        "{} of {} instances {}moved to the live version",
+        migrations.iter().filter(|m| m.moved).count(),
+        migrations.len(),
+        if dry_run { "would be " } else { "" }
+    );
+    store.close().await?;
+    Ok(())
 }
 
 fn instant(what: &str, text: &str) -> anyhow::Result<Timestamp> {
