@@ -119,7 +119,9 @@ pub async fn backtest(
 
 /// Every profile with an event, by id, and the log position read up to (histories are read up
 /// to it, so events arriving meanwhile are left out consistently).
-async fn all_profiles(store: &dyn Store) -> Result<(Vec<ProfileId>, u64), ConductorError> {
+pub(crate) async fn all_profiles(
+    store: &dyn Store,
+) -> Result<(Vec<ProfileId>, u64), ConductorError> {
     let none: herald_store::BodyFilter = Arc::new(|_, _| false);
     let mut seen = BTreeSet::new();
     let mut after = 0;

@@ -204,7 +204,46 @@ impl Conductor {
         }
         records.sort_by(|a, b| (&a.name, a.version).cmp(&(&b.name, b.version)));
         self.records = records;
+        if self.runner.has_anniversaries() {
+            self.schedule_anniversaries(now).await?;
+        }
         Ok(report)
+    }
+
+    /// Schedules the anniversary-triggered journeys of everyone (whose traits may have been set
+    /// long before such a journey went live, with no identify since).
+    async fn schedule_anniversaries(&mut self, now: Timestamp) -> Result<(), ConductorError> {
+        let everyone = crate::backtest::all_profiles(self.store.as_ref()).await?.0;
+        for chunk in everyone.chunks(PAGE) {
+            let mut people = HashMap::new();
+            let mut commit = JourneyCommit {
+                cursor: self.cursor,
+                ..JourneyCommit::default()
+            };
+            for &p in chunk {
+                let Some(person) = self.person(&mut people, p, now).await? else {
+                    continue;
+                };
+                let before = person.state.anniversaries.clone();
+                let view = Person {
+                    profile: p,
+                    traits: &person.traits,
+                    segments: &person.segments,
+                    recent_sends: &person.sends,
+                };
+                self.runner
+                    .schedule_anniversaries(&mut person.state, &view, now);
+                if person.state.anniversaries != before {
+                    commit
+                        .states
+                        .push(state_row(&self.runner, p, &person.state));
+                }
+            }
+            if !commit.states.is_empty() {
+                self.store.commit_journeys(commit).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Moves running instances of `journey` that started on older versions to its live version

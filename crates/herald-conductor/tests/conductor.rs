@@ -389,3 +389,31 @@ async fn running_instances_move_to_a_new_version_only_when_migrated() {
     assert_eq!(templates, ["new", "new", "new"], "cy finished on version 2");
     store.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn birthdays_set_before_the_journey_went_live_are_scheduled() {
+    let (_dir, store) = new_store();
+    let identify = format!(
+        r#"{{"type":"identify","userId":"ada","traits":{{"birthday":"1990-03-05","timezone":"Europe/Paris"}},"timestamp":"{}"}}"#,
+        t0() - DAY * 100
+    );
+    append(&store, &[identify], t0() - DAY * 100).await;
+    let mut conductor = Conductor::load(store.clone(), TimeZone::UTC).await.unwrap();
+    let doc = lang::parse(
+        "journey birthday\n  on anniversary of birthday at 09:00\ndo\n  send email happy_birthday\nend\n",
+    )
+    .unwrap();
+    conductor.apply(&doc, false, t0()).await.unwrap();
+    let nine_in_paris: Timestamp = "2026-03-05T08:00:00Z".parse().unwrap();
+    assert_eq!(store.next_journey_due().await.unwrap(), Some(nine_in_paris));
+    pass_time(&mut conductor, &store, t0() + DAY * 5).await;
+    assert_eq!(
+        outbox(&store).await,
+        [(
+            "ada".to_owned(),
+            "happy_birthday".to_owned(),
+            OutboxStatus::Queued
+        )]
+    );
+    store.close().await.unwrap();
+}

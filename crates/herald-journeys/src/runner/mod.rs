@@ -404,12 +404,29 @@ impl Runner {
         run.event_arrived(flow, inst, input, &same_key)
     }
 
-    fn schedule_anniversaries(&self, state: &mut PersonState, person: &Person, now: Timestamp) {
+    /// Whether a live journey starts on an anniversary of a trait.
+    pub fn has_anniversaries(&self) -> bool {
+        self.live_flows()
+            .any(|f| matches!(f.start, Start::Anniversary { .. }))
+    }
+
+    /// (Re)computes when the person's anniversary-triggered journeys next start, from their
+    /// current traits (done on every identify and wake-up; callers do it for everyone when such
+    /// a journey goes live).
+    pub fn schedule_anniversaries(&self, state: &mut PersonState, person: &Person, now: Timestamp) {
         let tz = local::zone_of(person.traits, &self.default_zone);
         for flow in self.live_flows() {
             let Start::Anniversary { path, at } = &flow.start else {
                 continue;
             };
+            // One that is due but not yet fired (time is being caught up with) fires first.
+            if state
+                .anniversaries
+                .get(flow.name.as_str())
+                .is_some_and(|t| *t <= now.as_millisecond())
+            {
+                continue;
+            }
             let next = herald_segments::engine::value_at(path, Props::Map(person.traits))
                 .and_then(local::month_day)
                 .and_then(|md| local::next_anniversary(now.as_millisecond(), md, *at, &tz));
