@@ -140,3 +140,76 @@ pub fn admin_get(base: &str, path: &str) -> serde_json::Value {
         r.json().await.unwrap()
     })
 }
+
+/// `/v1/batch` requests from several concurrent writers, each until the server stops answering
+/// (the crash tests pull the plug in the middle). `batch(worker, n)` gives a request body and
+/// what it carries; `acked` collects what was acknowledged, `sent` every body with its items.
+pub struct BatchLoad<T> {
+    pub acked: std::sync::Arc<std::sync::Mutex<Vec<T>>>,
+    pub sent: std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<T>)>>>,
+    pub rt: tokio::runtime::Runtime,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl<T: Clone + Send + 'static> BatchLoad<T> {
+    pub fn start(
+        base: &str,
+        workers: usize,
+        batch: fn(usize, usize) -> (String, Vec<T>),
+    ) -> BatchLoad<T> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let acked: std::sync::Arc<std::sync::Mutex<Vec<T>>> = Default::default();
+        let sent: std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<T>)>>> = Default::default();
+        let client = reqwest::Client::new();
+        let tasks: Vec<_> = (0..workers)
+            .map(|worker| {
+                let (client, acked, sent) = (client.clone(), acked.clone(), sent.clone());
+                let url = format!("{base}/v1/batch");
+                rt.spawn(async move {
+                    for n in 0.. {
+                        let (body, items) = batch(worker, n);
+                        sent.lock().unwrap().push((body.clone(), items.clone()));
+                        let r = client
+                            .post(&url)
+                            .basic_auth(WRITE_KEY, Some(""))
+                            .body(body)
+                            .timeout(Duration::from_secs(10))
+                            .send()
+                            .await;
+                        match r {
+                            Ok(r) if r.status() == 200 => acked.lock().unwrap().extend(items),
+                            _ => return, // the server is gone
+                        }
+                    }
+                })
+            })
+            .collect();
+        let task = rt.spawn(async move {
+            for t in tasks {
+                let _ = t.await;
+            }
+        });
+        BatchLoad {
+            acked,
+            sent,
+            rt,
+            task,
+        }
+    }
+
+    pub fn acked_len(&self) -> usize {
+        self.acked.lock().unwrap().len()
+    }
+
+    /// Waits for every writer to stop (after the server was killed).
+    pub fn finish(self) -> (Vec<T>, Vec<(String, Vec<T>)>, tokio::runtime::Runtime) {
+        self.rt.block_on(self.task).unwrap();
+        let acked = self.acked.lock().unwrap().clone();
+        let sent = self.sent.lock().unwrap().clone();
+        (acked, sent, self.rt)
+    }
+}

@@ -1,7 +1,6 @@
 use crate::common::*;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tempfile::TempDir;
 
@@ -23,57 +22,15 @@ fn acknowledged_events_survive_kill_9() {
     let dir = tmp.path().join("s");
     init(&dir);
     let server = Server::start(&dir);
-    let acked: Arc<Mutex<HashSet<String>>> = Arc::default();
-    let all_sent: Arc<Mutex<Vec<String>>> = Arc::default();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let base = server.base.clone();
-    let load = {
-        let (acked, all_sent) = (acked.clone(), all_sent.clone());
-        rt.spawn(async move {
-            let client = reqwest::Client::new();
-            let mut tasks = Vec::new();
-            for worker in 0..8 {
-                let (client, base, acked, all_sent) = (
-                    client.clone(),
-                    base.clone(),
-                    acked.clone(),
-                    all_sent.clone(),
-                );
-                tasks.push(tokio::spawn(async move {
-                    for n in 0..10_000 {
-                        let (body, ids) = batch(worker, n);
-                        all_sent.lock().unwrap().push(body.clone());
-                        let r = client
-                            .post(format!("{base}/v1/batch"))
-                            .basic_auth(WRITE_KEY, Some(""))
-                            .body(body)
-                            .timeout(Duration::from_secs(10))
-                            .send()
-                            .await;
-                        match r {
-                            Ok(r) if r.status() == 200 => acked.lock().unwrap().extend(ids),
-                            _ => return, // the server is gone
-                        }
-                    }
-                }));
-            }
-            for t in tasks {
-                let _ = t.await;
-            }
-        })
-    };
+    let load = BatchLoad::start(&server.base, 8, batch);
     // Let the load run, then pull the plug.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while acked.lock().unwrap().len() < 20_000 && std::time::Instant::now() < deadline {
+    while load.acked_len() < 20_000 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     server.kill();
-    rt.block_on(load).unwrap();
-    let acked = acked.lock().unwrap().clone();
+    let (acked, sent, rt) = load.finish();
+    let acked: HashSet<String> = acked.into_iter().collect();
     assert!(
         acked.len() >= 1_000,
         "the load barely ran: {} acknowledged",
@@ -98,7 +55,7 @@ fn acknowledged_events_survive_kill_9() {
 
     // The SDKs retry what was not acknowledged, and some of what was: nothing doubles.
     let server = Server::start(&dir);
-    let bodies = all_sent.lock().unwrap().clone();
+    let bodies: Vec<String> = sent.into_iter().map(|(body, _)| body).collect();
     rt.block_on(async {
         let client = reqwest::Client::new();
         for body in bodies {

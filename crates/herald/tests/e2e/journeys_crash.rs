@@ -11,7 +11,6 @@
 use crate::common::*;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
@@ -110,54 +109,13 @@ fn every_acknowledged_ping_sends_once_across_kill_9() {
     assert!(o.status.success(), "apply failed: {}", stderr(&o));
 
     let server = Server::start(&dir);
-    // key -> user of every key acknowledged before the crash, and every request body sent.
-    let acked: Arc<Mutex<HashMap<String, String>>> = Arc::default();
-    let all_sent: Arc<Mutex<Vec<Sent>>> = Arc::default();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let load = {
-        let (acked, all_sent, base) = (acked.clone(), all_sent.clone(), server.base.clone());
-        rt.spawn(async move {
-            let client = reqwest::Client::new();
-            let mut tasks = Vec::new();
-            for worker in 0..4 {
-                let (client, base, acked, all_sent) = (
-                    client.clone(),
-                    base.clone(),
-                    acked.clone(),
-                    all_sent.clone(),
-                );
-                tasks.push(tokio::spawn(async move {
-                    for n in 0..100_000 {
-                        let (body, pairs) = batch(worker, n);
-                        all_sent.lock().unwrap().push((body.clone(), pairs.clone()));
-                        let r = client
-                            .post(format!("{base}/v1/batch"))
-                            .basic_auth(WRITE_KEY, Some(""))
-                            .body(body)
-                            .timeout(Duration::from_secs(10))
-                            .send()
-                            .await;
-                        match r {
-                            Ok(r) if r.status() == 200 => acked.lock().unwrap().extend(pairs),
-                            _ => return, // the server is gone
-                        }
-                    }
-                }));
-            }
-            for t in tasks {
-                let _ = t.await;
-            }
-        })
-    };
+    // Every key acknowledged before the crash with its user, and every request body sent.
+    let load = BatchLoad::start(&server.base, 4, batch);
     // Pull the plug once plenty is acknowledged and the journey runner is well into sending
     // (its 1,000th message is out), so the kill lands in the middle of its work.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let enough = acked.lock().unwrap().len() >= 3_000;
+        let enough = load.acked_len() >= 3_000;
         let sending = enough && {
             let o = run(&[
                 "messages", "list", "--data", d, "--after", "999", "--limit", "1",
@@ -170,14 +128,13 @@ fn every_acknowledged_ping_sends_once_across_kill_9() {
         std::thread::sleep(Duration::from_millis(20));
     }
     server.kill();
-    rt.block_on(load).unwrap();
-    let acked = acked.lock().unwrap().clone();
+    let (acked, sent, rt) = load.finish();
+    let acked: HashMap<String, String> = acked.into_iter().collect();
     assert!(
         acked.len() >= 500,
         "the load barely ran: {} acknowledged",
         acked.len()
     );
-    let sent = all_sent.lock().unwrap().clone();
     let o = run(&["messages", "list", "--data", d, "--limit", "1000000"]);
     assert!(o.status.success(), "messages list: {}", stderr(&o));
     eprintln!(
