@@ -141,12 +141,15 @@ pub fn admin_get(base: &str, path: &str) -> serde_json::Value {
     })
 }
 
+/// Request bodies as sent, each with the items it carries.
+pub type Bodies<T> = Vec<(String, Vec<T>)>;
+
 /// `/v1/batch` requests from several concurrent writers, each until the server stops answering
 /// (the crash tests pull the plug in the middle). `batch(worker, n)` gives a request body and
 /// what it carries; `acked` collects what was acknowledged, `sent` every body with its items.
 pub struct BatchLoad<T> {
     pub acked: std::sync::Arc<std::sync::Mutex<Vec<T>>>,
-    pub sent: std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<T>)>>>,
+    pub sent: std::sync::Arc<std::sync::Mutex<Bodies<T>>>,
     pub rt: tokio::runtime::Runtime,
     task: tokio::task::JoinHandle<()>,
 }
@@ -163,7 +166,7 @@ impl<T: Clone + Send + 'static> BatchLoad<T> {
             .build()
             .unwrap();
         let acked: std::sync::Arc<std::sync::Mutex<Vec<T>>> = Default::default();
-        let sent: std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<T>)>>> = Default::default();
+        let sent: std::sync::Arc<std::sync::Mutex<Bodies<T>>> = Default::default();
         let client = reqwest::Client::new();
         let tasks: Vec<_> = (0..workers)
             .map(|worker| {
@@ -206,7 +209,7 @@ impl<T: Clone + Send + 'static> BatchLoad<T> {
     }
 
     /// Waits for every writer to stop (after the server was killed).
-    pub fn finish(self) -> (Vec<T>, Vec<(String, Vec<T>)>, tokio::runtime::Runtime) {
+    pub fn finish(self) -> (Vec<T>, Bodies<T>, tokio::runtime::Runtime) {
         self.rt.block_on(self.task).unwrap();
         let acked = self.acked.lock().unwrap().clone();
         let sent = self.sent.lock().unwrap().clone();
