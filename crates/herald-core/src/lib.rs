@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod event;
 pub mod identity;
 pub mod ids;
+pub mod links;
 pub mod message;
 pub mod parse;
 pub mod time;

@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod profiles;
 pub mod segments;
 pub mod telemetry;
+pub mod tracking;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -42,6 +43,8 @@ pub struct AppState {
     pub journeys: Option<JourneyService>,
     /// The time zone of people without a `timezone` trait.
     pub zone: jiff::tz::TimeZone,
+    /// Signs and checks tracking links; loaded from the store by [`launch_with_tcp_listener`].
+    pub links: Option<herald_core::links::LinkKey>,
 }
 
 impl AppState {
@@ -52,6 +55,7 @@ impl AppState {
             segments: None,
             journeys: None,
             zone: jiff::tz::TimeZone::UTC,
+            links: None,
         }
     }
 }
@@ -109,6 +113,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(v1)
         .merge(api)
+        .route("/t/o/{token}", get(tracking::open))
+        .route("/t/c/{token}", get(tracking::click))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
@@ -172,6 +178,9 @@ pub async fn launch_with_tcp_listener(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let store = state.store.clone();
+    state.links = Some(herald_core::links::LinkKey::new(
+        store.link_key().await.map_err(std::io::Error::other)?,
+    ));
     let segmenter = Segmenter::load(store.clone(), herald_core::Timestamp::now())
         .await
         .map_err(std::io::Error::other)?;

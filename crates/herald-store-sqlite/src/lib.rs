@@ -11,6 +11,7 @@ mod journeys;
 mod read;
 mod schema;
 mod segments;
+mod templates;
 mod writer;
 
 use async_trait::async_trait;
@@ -22,7 +23,7 @@ use herald_core::{Message, ProfileId, SourceId, StoredEvent, Timestamp};
 use herald_store::{
     AppendReport, BodyFilter, Erasure, IMPORT_SOURCE, JourneyCommit, JourneyCursor, JourneyRecord,
     Member, NewStore, OutboxMessage, Profile, ProfileExport, ProfileLogEntry, SegmentCommit,
-    SegmentCursor, SegmentRecord, Stats, StepCount, Store, StoreError, Waiting,
+    SegmentCursor, SegmentRecord, Stats, StepCount, Store, StoreError, TemplateRecord, Waiting,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde_json::Value;
@@ -529,6 +530,24 @@ impl Store for SqliteStore {
         self.read(journeys::waiting).await
     }
 
+    async fn outbox_message(&self, id: &str) -> Result<Option<OutboxMessage>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| journeys::outbox_message(c, &id)).await
+    }
+
+    async fn link_key(&self) -> Result<[u8; 32], StoreError> {
+        self.read(templates::link_key).await
+    }
+
+    async fn template_records(&self) -> Result<Vec<TemplateRecord>, StoreError> {
+        self.read(templates::records).await
+    }
+
+    async fn commit_templates(&self, records: Vec<TemplateRecord>) -> Result<(), StoreError> {
+        self.send(|reply| writer::Command::Templates { records, reply })
+            .await
+    }
+
     async fn journey_profiles_off_version(
         &self,
         journey: &str,
@@ -583,3 +602,5 @@ mod tests_journeys;
 mod tests_journeys_people;
 #[cfg(test)]
 mod tests_segments;
+#[cfg(test)]
+mod tests_templates;

@@ -6,7 +6,7 @@
 use rusqlite::Connection;
 
 /// The schema version this build writes. Stores with a higher `user_version` are refused.
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -206,8 +206,24 @@ CREATE TABLE journey_counts (
 INSERT INTO counters(name, value) VALUES ('journey_events_cursor', 0), ('journey_log_cursor', 0);
 "#;
 
+/// Messages: versioned templates (one per name and channel), and the key that signs tracking and
+/// unsubscribe links (SQLite's `randomblob` draws from its generator seeded by the OS).
+const V5: &str = r#"
+CREATE TABLE templates (
+    name       TEXT NOT NULL,
+    channel    TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    definition TEXT NOT NULL,
+    live       INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (name, channel, version)
+) WITHOUT ROWID;
+
+INSERT OR IGNORE INTO meta (key, value) VALUES ('link_key', randomblob(32));
+"#;
+
 /// The migrations, in order: entry `i` takes a database from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 4] = [V1, V2, V3, V4];
+const MIGRATIONS: [&str; 5] = [V1, V2, V3, V4, V5];
 
 /// Creates the schema in an empty database.
 pub fn create(conn: &Connection) -> rusqlite::Result<()> {

@@ -39,6 +39,10 @@ pub enum Command {
         commit: JourneyCommit,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    Templates {
+        records: Vec<herald_store::TemplateRecord>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 impl Command {
@@ -72,6 +76,7 @@ enum Outcome {
     Source(SourceId),
     Segments,
     Journeys,
+    Templates,
 }
 
 /// Runs until every sender is gone, then checkpoints the WAL and closes the database.
@@ -162,6 +167,10 @@ fn apply_group(
                 crate::journeys::commit(&tx, state, &mut deltas, commit)?;
                 Outcome::Journeys
             }
+            Command::Templates { records, .. } => {
+                crate::templates::commit(&tx, records)?;
+                Outcome::Templates
+            }
         };
         outcomes.push(outcome);
     }
@@ -185,6 +194,8 @@ fn reply(cmd: Command, result: Result<Outcome, StoreError>) {
         (Command::Segments { reply, .. }, Err(e)) => drop(reply.send(Err(e))),
         (Command::Journeys { reply, .. }, Ok(Outcome::Journeys)) => drop(reply.send(Ok(()))),
         (Command::Journeys { reply, .. }, Err(e)) => drop(reply.send(Err(e))),
+        (Command::Templates { reply, .. }, Ok(Outcome::Templates)) => drop(reply.send(Ok(()))),
+        (Command::Templates { reply, .. }, Err(e)) => drop(reply.send(Err(e))),
         (_, Ok(_)) => unreachable!("each command yields its own outcome"),
     }
 }

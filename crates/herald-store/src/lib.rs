@@ -23,6 +23,20 @@ pub use segments::{
     SegmentCommit, SegmentCursor, SegmentRecord, SegmentState,
 };
 
+/// One version of a message template.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TemplateRecord {
+    pub name: String,
+    /// `email`, `sms`, `push` or `webhook`: a name has one template per channel.
+    pub channel: String,
+    pub version: u32,
+    /// The template's JSON form.
+    pub definition: Value,
+    /// Whether sends use this version.
+    pub live: bool,
+    pub created_at: Timestamp,
+}
+
 /// What happened to the messages of one [`Store::append`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct AppendReport {
@@ -286,6 +300,9 @@ pub trait Store: Send + Sync + 'static {
         profile: Option<ProfileId>,
     ) -> Result<Vec<OutboxMessage>, StoreError>;
 
+    /// One outbox message by its id.
+    async fn outbox_message(&self, id: &str) -> Result<Option<OutboxMessage>, StoreError>;
+
     /// Queued (not skipped) messages to a profile created at or after `since`, for frequency
     /// caps: `(channel, class, created_at)`.
     async fn recent_sends(
@@ -293,6 +310,16 @@ pub trait Store: Send + Sync + 'static {
         profile: ProfileId,
         since: Timestamp,
     ) -> Result<Vec<(String, String, Timestamp)>, StoreError>;
+
+    /// The store's key for signing tracking and unsubscribe links (32 random bytes made once).
+    async fn link_key(&self) -> Result<[u8; 32], StoreError>;
+
+    /// Every stored version of every message template, by name, channel, version.
+    async fn template_records(&self) -> Result<Vec<TemplateRecord>, StoreError>;
+
+    /// Stores new template versions (existing `(name, channel, version)` are left as they
+    /// are) and sets, for each `(name, channel)` in the list, which version is live.
+    async fn commit_templates(&self, records: Vec<TemplateRecord>) -> Result<(), StoreError>;
 
     /// Finishes outstanding writes and releases the store. Further calls fail.
     async fn close(&self) -> Result<(), StoreError>;

@@ -226,3 +226,115 @@ async fn enrolment_through_the_api() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn opens_and_clicks_become_events_and_only_signed_links_work() {
+    use herald_core::links::{LinkKey, LinkPurpose, LinkToken};
+    use herald_store::Store;
+    let app = spawn_app().await;
+    assert_eq!(
+        app.put_journey("welcome", "text/plain", WELCOME)
+            .await
+            .status(),
+        200
+    );
+    let signup = json!({"type": "track", "userId": "ada", "event": "Signed Up", "messageId": "s1"});
+    assert_eq!(
+        app.post("/v1/track", signup.to_string()).await.status(),
+        200
+    );
+    let id = app.messages(1).await[0]["id"].as_str().unwrap().to_owned();
+    let key = {
+        let store = herald_store_sqlite::SqliteStore::open(
+            app.dir.path(),
+            herald_store_sqlite::Access::ReadOnly,
+        )
+        .unwrap();
+        LinkKey::new(store.link_key().await.unwrap())
+    };
+    let token = |purpose, message: &str, url: Option<&str>| {
+        key.sign(&LinkToken {
+            purpose,
+            message_id: message.to_owned(),
+            link: url.map(|_| 0),
+            url: url.map(str::to_owned),
+        })
+        .unwrap()
+    };
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let open = token(LinkPurpose::Open, &id, None);
+    let r = no_redirects
+        .get(app.url(&format!("/t/o/{open}")))
+        .header("user-agent", "Mozilla/5.0 via ggpht.com GoogleImageProxy")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/gif");
+    let click = token(
+        LinkPurpose::Click,
+        &id,
+        Some("https://shop.example/new?x=1"),
+    );
+    let r = no_redirects
+        .get(app.url(&format!("/t/c/{click}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    assert_eq!(r.headers()["location"], "https://shop.example/new?x=1");
+
+    let events = app.json("/api/v1/profiles/ada/events").await;
+    let events = events["events"].as_array().unwrap();
+    let opened = events
+        .iter()
+        .find(|e| e["event"] == "Email Opened")
+        .unwrap();
+    assert_eq!(opened["properties"]["email_id"], json!(id));
+    assert_eq!(opened["properties"]["campaign_id"], "welcome");
+    assert_eq!(opened["properties"]["campaign_name"], "welcome_1");
+    assert_eq!(opened["properties"]["machine"], true, "an image proxy");
+    let clicked = events
+        .iter()
+        .find(|e| e["event"] == "Email Link Clicked")
+        .unwrap();
+    assert_eq!(
+        clicked["properties"]["link_url"],
+        "https://shop.example/new?x=1"
+    );
+    assert_eq!(clicked["properties"]["link_id"], 0);
+
+    // Tampered, invented, misplaced or foreign tokens: 404 and never a redirect.
+    let mut tampered = click.clone();
+    tampered.replace_range(3..4, if &click[3..4] == "A" { "B" } else { "A" });
+    let other_key = LinkKey::new([9; 32]).sign(&LinkToken {
+        purpose: LinkPurpose::Click,
+        message_id: id.clone(),
+        link: Some(0),
+        url: Some("https://evil.example/".into()),
+    });
+    for path in [
+        format!("/t/c/{tampered}"),
+        format!("/t/c/{open}"),
+        format!("/t/o/{click}"),
+        format!("/t/c/{}", other_key.unwrap()),
+        format!(
+            "/t/c/{}",
+            token(
+                LinkPurpose::Click,
+                "no-such-message",
+                Some("https://x.example/")
+            )
+        ),
+        "/t/c/garbage".to_owned(),
+    ] {
+        let r = no_redirects.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        assert!(r.headers().get("location").is_none());
+    }
+    app.stop().await;
+}

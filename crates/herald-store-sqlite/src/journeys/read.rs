@@ -228,6 +228,16 @@ pub fn outbox(
     rows.into_iter().map(RawMessage::into_message).collect()
 }
 
+pub fn outbox_message(conn: &Connection, id: &str) -> Result<Option<OutboxMessage>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = ?1"
+        ))
+        .map_err(sql)?;
+    let row: Option<RawMessage> = stmt.query_row([id], raw_message).optional().map_err(sql)?;
+    row.map(RawMessage::into_message).transpose()
+}
+
 pub fn recent_sends(
     conn: &Connection,
     profile: ProfileId,
