@@ -17,13 +17,14 @@ pub mod openapi;
 pub mod profiles;
 pub mod segments;
 pub mod telemetry;
+pub mod templates;
 pub mod tracking;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{Method, Uri, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use error::ApiError;
 use herald_conductor::{Conductor, JourneyService};
 use herald_segmenter::{SegmentService, Segmenter};
@@ -45,6 +46,8 @@ pub struct AppState {
     pub zone: jiff::tz::TimeZone,
     /// Signs and checks tracking links; loaded from the store by [`launch_with_tcp_listener`].
     pub links: Option<herald_core::links::LinkKey>,
+    /// The base of tracking and unsubscribe links in messages (`HERALD_PUBLIC_URL`).
+    pub public_url: String,
 }
 
 impl AppState {
@@ -56,6 +59,7 @@ impl AppState {
             journeys: None,
             zone: jiff::tz::TimeZone::UTC,
             links: None,
+            public_url: "http://127.0.0.1:8080".to_owned(),
         }
     }
 }
@@ -109,7 +113,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/journeys/{name}/enrol", post(journeys::enrol))
         .route("/api/v1/journeys/{name}/migrate", post(journeys::migrate))
-        .route("/api/v1/messages", get(journeys::list_messages));
+        .route("/api/v1/messages", get(journeys::list_messages))
+        .route("/api/v1/templates", get(templates::list_templates))
+        .route("/api/v1/templates/{name}", put(templates::put_template))
+        .route("/api/v1/templates/{name}/preview", post(templates::preview));
     Router::new()
         .merge(v1)
         .merge(api)

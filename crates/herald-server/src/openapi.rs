@@ -33,6 +33,9 @@ use utoipa::{Modify, OpenApi};
         crate::journeys::enrol,
         crate::journeys::migrate,
         crate::journeys::list_messages,
+        crate::templates::put_template,
+        crate::templates::list_templates,
+        crate::templates::preview,
     ),
     modifiers(&Security),
     tags(
@@ -40,6 +43,7 @@ use utoipa::{Modify, OpenApi};
         (name = "profiles", description = "People and their events (admin token)"),
         (name = "segments", description = "Segment definitions, members and explanations (admin token)"),
         (name = "journeys", description = "Journeys, their per-step counts, and the outbox of messages they send (admin token)"),
+        (name = "templates", description = "Message templates and previews (admin token)"),
         (name = "store", description = "Store-wide figures (admin token)"),
     )
 )]

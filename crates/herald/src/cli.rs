@@ -114,6 +114,41 @@ pub enum Command {
     /// The messages journeys decided to send.
     #[command(subcommand)]
     Messages(MessagesCommand),
+    /// Message templates: apply, list, preview for a real person.
+    #[command(subcommand)]
+    Templates(TemplatesCommand),
+}
+
+#[derive(Subcommand)]
+pub enum TemplatesCommand {
+    /// Print the template library (every template the journey library sends), ready for
+    /// `templates apply`.
+    Library,
+    /// Validate and store the templates in FILE (the template text form); a changed template
+    /// gets a new version.
+    Apply {
+        file: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
+        /// Only say what would change.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// One line per live template: `name<TAB>channel<TAB>version`.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Render a live template for a person (userId or anonymousId) and print it as JSON.
+    Preview {
+        name: String,
+        id: String,
+        #[command(flatten)]
+        data: DataDir,
+        /// email, sms, push or webhook (default: the template's only channel, else email).
+        #[arg(long)]
+        channel: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]

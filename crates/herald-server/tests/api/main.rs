@@ -5,3 +5,4 @@ mod ingest;
 mod journeys;
 mod profiles;
 mod segments;
+mod templates;

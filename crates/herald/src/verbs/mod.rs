@@ -9,6 +9,7 @@ mod journeys;
 mod messages;
 mod segments;
 mod serve;
+mod templates;
 
 use crate::cli::Command;
 use herald_store::Store;
@@ -55,6 +56,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Segments(command) => segments::run(command).await,
         Command::Journeys(command) => journeys::run(command).await,
         Command::Messages(command) => messages::run(command).await,
+        Command::Templates(command) => templates::run(command).await,
     }
 }
 

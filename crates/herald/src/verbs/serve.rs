@@ -27,6 +27,7 @@ pub async fn serve(
     );
     let mut state = AppState::new(store);
     state.zone = super::journeys::default_zone()?;
+    state.public_url = super::templates::public_url();
     launch_with_tcp_listener(state, listener, shutdown).await?;
     Ok(())
 }
