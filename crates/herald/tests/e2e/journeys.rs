@@ -128,3 +128,82 @@ fn library_apply_list_and_the_outbox() {
     assert!(stderr(&o).contains("/api/v1/journeys"), "{}", stderr(&o));
     server.stop();
 }
+
+#[test]
+fn templates_library_apply_list_and_preview() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path().join("s");
+    let d = dir.to_str().unwrap();
+    init(&dir);
+    let people = tmp.path().join("people.ndjson");
+    std::fs::write(
+        &people,
+        "{\"type\":\"identify\",\"userId\":\"ada\",\"traits\":{\"first_name\":\"Ada\"},\"timestamp\":\"2026-03-01T00:00:00Z\"}\n",
+    )
+    .unwrap();
+    ok(&run(&["import", people.to_str().unwrap(), "--data", d]));
+    let library = ok(&run(&["templates", "library"]));
+    // Every template the journey library sends is there.
+    let journeys = ok(&run(&["journeys", "library"]));
+    for line in journeys
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("send "))
+    {
+        let mut words = line.split_whitespace().skip(1);
+        let (channel, name) = (words.next().unwrap(), words.next().unwrap());
+        assert!(
+            library.contains(&format!("template {name} {channel}")),
+            "{name} ({channel})"
+        );
+    }
+    let lib = tmp.path().join("library.templates");
+    std::fs::write(&lib, &library).unwrap();
+    let applied = ok(&run(&[
+        "templates",
+        "apply",
+        lib.to_str().unwrap(),
+        "--data",
+        d,
+    ]));
+    assert!(
+        applied.contains("welcome_1 (email) new: version 1"),
+        "{applied}"
+    );
+    let list = ok(&run(&["templates", "list", "--data", d]));
+    assert!(list.contains("abandoned_cart_2\tsms\t1"), "{list}");
+    let preview = ok(&run(&[
+        "templates",
+        "preview",
+        "welcome_1",
+        "ada",
+        "--data",
+        d,
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&preview).unwrap();
+    assert!(v["subject"].as_str().unwrap().contains("Ada"), "{v}");
+    let sms = ok(&run(&[
+        "templates",
+        "preview",
+        "abandoned_cart_2",
+        "ada",
+        "--data",
+        d,
+        "--channel",
+        "sms",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&sms).unwrap();
+    assert!(v["body"].as_str().unwrap().chars().count() <= 160, "{v}");
+
+    let bad = tmp.path().join("bad.templates");
+    std::fs::write(
+        &bad,
+        "template x email\nsubject: {{ a | nope }}\n--- html\nhi\nend\n",
+    )
+    .unwrap();
+    let o = run(&["templates", "apply", bad.to_str().unwrap(), "--data", d]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("line 2"), "{}", stderr(&o));
+    let o = run(&["templates", "preview", "welcome_1", "nobody", "--data", d]);
+    assert!(!o.status.success());
+}
