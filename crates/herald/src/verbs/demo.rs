@@ -114,6 +114,8 @@ pub async fn run(
         now,
     )
     .await?;
+    herald_messages::templates::apply(store.as_ref(), &herald_content::library(), false, now)
+        .await?;
     println!("  journeys (the library, live from now); a backtest of the last 30 days:");
     for (journey, entered) in &summary.entered {
         let sent: u64 = summary
