@@ -8,52 +8,10 @@ use crate::filters;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 /// Where a message goes. Part of a template's key: a name can have one variant per channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    Email,
-    Sms,
-    Push,
-    Webhook,
-}
-
-impl Channel {
-    pub const ALL: [Channel; 4] = [
-        Channel::Email,
-        Channel::Sms,
-        Channel::Push,
-        Channel::Webhook,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Email => "email",
-            Channel::Sms => "sms",
-            Channel::Push => "push",
-            Channel::Webhook => "webhook",
-        }
-    }
-}
-
-impl fmt::Display for Channel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Channel {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Channel::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| format!("unknown channel `{s}`: use email, sms, push or webhook"))
-    }
-}
+pub use herald_core::Channel;
 
 /// An email's parts. Without `text`, the plain-text alternative is derived from the rendered
 /// HTML ([`crate::html_to_text`]).

@@ -18,5 +18,5 @@ pub mod traits;
 
 pub use event::StoredEvent;
 pub use ids::{AnonymousId, Identity, IdentityKind, MessageId, ProfileId, SourceId, UserId};
-pub use message::{Message, MessageKind};
+pub use message::{Channel, Message, MessageKind};
 pub use time::Timestamp;

@@ -93,3 +93,62 @@ impl Message {
         self.body.len() + 128
     }
 }
+
+/// Where a message goes. Journeys send on a channel, templates have one variant per channel, and
+/// caps, quiet hours and consent are kept per channel.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Sms,
+    Push,
+    Webhook,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 4] = [
+        Channel::Email,
+        Channel::Sms,
+        Channel::Push,
+        Channel::Webhook,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+            Channel::Push => "push",
+            Channel::Webhook => "webhook",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Channel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Channel::parse(s)
+            .ok_or_else(|| format!("unknown channel `{s}`: use email, sms, push or webhook"))
+    }
+}

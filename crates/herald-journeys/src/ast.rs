@@ -197,36 +197,7 @@ pub enum ExitWhen {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    Email,
-    Sms,
-    Push,
-    Webhook,
-}
-
-impl Channel {
-    pub const ALL: [Channel; 4] = [
-        Channel::Email,
-        Channel::Sms,
-        Channel::Push,
-        Channel::Webhook,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Email => "email",
-            Channel::Sms => "sms",
-            Channel::Push => "push",
-            Channel::Webhook => "webhook",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Channel> {
-        Channel::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-}
+pub use herald_core::Channel;
 
 /// One step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
