@@ -53,6 +53,13 @@ pub struct JourneyChange {
     pub version: u32,
 }
 
+/// A person's stored runner state, when the caller has already read it (only the conductor
+/// writes states, so a read made earlier in the same step is current).
+enum Stored {
+    Unread,
+    Read(Option<Vec<u8>>),
+}
+
 /// A person as loaded for one step.
 struct Loaded {
     state: PersonState,
@@ -221,7 +228,7 @@ impl Conductor {
                 ..JourneyCommit::default()
             };
             for &p in chunk {
-                let Some(person) = self.person(&mut people, p, now).await? else {
+                let Some(person) = self.person(&mut people, p, now, Stored::Unread).await? else {
                     continue;
                 };
                 let before = person.state.anniversaries.clone();
@@ -298,7 +305,10 @@ impl Conductor {
         now: Timestamp,
     ) -> Result<Option<Vec<Action>>, ConductorError> {
         let mut people = HashMap::new();
-        let Some(person) = self.person(&mut people, profile, now).await? else {
+        let Some(person) = self
+            .person(&mut people, profile, now, Stored::Unread)
+            .await?
+        else {
             return Ok(None);
         };
         let actions = {
@@ -365,12 +375,12 @@ impl Conductor {
             ids.dedup();
             ids
         };
-        let with_state: BTreeSet<ProfileId> = self
+        // Read once for the page: it says who must be loaded, and is what they load.
+        let mut stored: HashMap<ProfileId, Vec<u8>> = self
             .store
             .journey_states(candidates)
             .await?
             .into_iter()
-            .map(|(p, _)| p)
             .collect();
         for e in &events {
             while let Some(entry) = log.next_if(|l| l.after_event < e.seq) {
@@ -387,12 +397,13 @@ impl Conductor {
                 properties: &properties,
             };
             if !people.contains_key(&e.profile_id)
-                && !with_state.contains(&e.profile_id)
+                && !stored.contains_key(&e.profile_id)
                 && !self.runner.could_start(&event)
             {
                 continue;
             }
-            let person = self.person(&mut people, e.profile_id, now).await?;
+            let read = Stored::Read(stored.remove(&e.profile_id));
+            let person = self.person(&mut people, e.profile_id, now, read).await?;
             let Some(person) = person else { continue };
             let actions = {
                 let view = Person {
@@ -417,7 +428,7 @@ impl Conductor {
         let due = self.store.due_journey_profiles(now, PAGE).await?;
         report.woken = due.len();
         for p in due {
-            let Some(person) = self.person(&mut people, p, now).await? else {
+            let Some(person) = self.person(&mut people, p, now, Stored::Unread).await? else {
                 continue;
             };
             let actions = {
@@ -462,6 +473,7 @@ impl Conductor {
         people: &'p mut HashMap<ProfileId, Loaded>,
         profile: ProfileId,
         now: Timestamp,
+        stored: Stored,
     ) -> Result<Option<&'p mut Loaded>, ConductorError> {
         let vacant = match people.entry(profile) {
             Entry::Occupied(o) => return Ok(Some(o.into_mut())),
@@ -471,8 +483,17 @@ impl Conductor {
             let Some(found) = self.store.profiles_by_id(vec![profile]).await?.pop() else {
                 return Ok(None);
             };
-            let state = match self.store.journey_states(vec![profile]).await?.pop() {
-                Some((p, bytes)) => decode_state(p, &bytes)?,
+            let bytes = match stored {
+                Stored::Read(bytes) => bytes,
+                Stored::Unread => self
+                    .store
+                    .journey_states(vec![profile])
+                    .await?
+                    .pop()
+                    .map(|(_, b)| b),
+            };
+            let state = match bytes {
+                Some(bytes) => decode_state(profile, &bytes)?,
                 None => PersonState::default(),
             };
             let segments = self
@@ -547,7 +568,10 @@ impl Conductor {
                 commit
                     .states
                     .push(state_row(&self.runner, absorbed, &PersonState::default()));
-                if let Some(person) = self.person(people, into, Timestamp::now()).await? {
+                if let Some(person) = self
+                    .person(people, into, Timestamp::now(), Stored::Unread)
+                    .await?
+                {
                     person.state.absorb(absorbed_state);
                     person.dirty = true;
                 }

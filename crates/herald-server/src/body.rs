@@ -66,3 +66,54 @@ fn gunzip(raw: &[u8], limit: usize) -> Result<Vec<u8>, ApiError> {
     }
     Ok(out)
 }
+
+/// A definition (segment, journey, template) sent to the management API.
+pub struct Definition<'a> {
+    pub text: &'a str,
+    /// Sent as `application/json` rather than the text form.
+    pub is_json: bool,
+}
+
+/// Checks a definition body's size (`what` names it in the error) and encoding, and tells which
+/// form it is in; bad input is an `invalid` error.
+pub fn definition<'a>(
+    headers: &HeaderMap,
+    body: &'a [u8],
+    max: usize,
+    what: &str,
+    invalid: &'static str,
+) -> Result<Definition<'a>, ApiError> {
+    if body.len() > max {
+        return Err(ApiError::bad_request(
+            "body_too_large",
+            format!("{what} may have at most {max} bytes"),
+        ));
+    }
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::bad_request(invalid, format!("{what} is not valid UTF-8")))?;
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    Ok(Definition { text, is_json })
+}
+
+/// Parses a definition's JSON form; the name may be left out of the body, since the path gives
+/// it.
+pub fn json_named(
+    text: &str,
+    name: &str,
+    invalid: &'static str,
+) -> Result<serde_json::Value, ApiError> {
+    let mut value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        ApiError::bad_request(
+            invalid,
+            format!("line {}, column {}: {e}", e.line(), e.column()),
+        )
+    })?;
+    if let serde_json::Value::Object(map) = &mut value {
+        map.entry("name")
+            .or_insert_with(|| serde_json::Value::from(name));
+    }
+    Ok(value)
+}

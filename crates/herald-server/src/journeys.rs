@@ -6,12 +6,13 @@
 
 use crate::AppState;
 use crate::auth::Admin;
+use crate::body;
 use crate::error::{ApiError, ErrorBody};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use herald_conductor::reports::{JourneyReport, journey_reports};
 use herald_conductor::{ApplyReport, ConductorError, JourneyService};
 use herald_journeys::ast::{Document, Journey, JourneyName};
@@ -113,25 +114,16 @@ fn journey_error(e: ConductorError) -> ApiError {
 fn journey_from_body(name: &str, headers: &HeaderMap, body: &[u8]) -> Result<Journey, ApiError> {
     let invalid = |m: String| ApiError::bad_request("invalid_definition", m);
     JourneyName::parse(name).map_err(invalid)?;
-    if body.len() > MAX_DEFINITION_BYTES {
-        return Err(ApiError::bad_request(
-            "body_too_large",
-            format!("a definition may have at most {MAX_DEFINITION_BYTES} bytes"),
-        ));
-    }
-    let text = std::str::from_utf8(body)
-        .map_err(|_| invalid("the definition is not valid UTF-8".into()))?;
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+    let body::Definition { text, is_json } = body::definition(
+        headers,
+        body,
+        MAX_DEFINITION_BYTES,
+        "a definition",
+        "invalid_definition",
+    )?;
     let doc = if is_json {
-        // One journey object; the name may be left out: the path gives it.
-        let mut value: Value = serde_json::from_str(text)
-            .map_err(|e| invalid(format!("line {}, column {}: {e}", e.line(), e.column())))?;
-        if let Value::Object(map) = &mut value {
-            map.entry("name").or_insert_with(|| Value::from(name));
-        }
+        // One journey object.
+        let value = body::json_named(text, name, "invalid_definition")?;
         lang::from_json(&json!({ "journeys": [value] }).to_string())
             .map_err(|e| invalid(e.to_string()))?
     } else {

@@ -5,12 +5,13 @@
 
 use crate::AppState;
 use crate::auth::Admin;
+use crate::body;
 use crate::error::{ApiError, ErrorBody};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use herald_core::Timestamp;
 use herald_segmenter::{Preview, SegmentService, SegmenterError, history, stored_program};
 use herald_segments::{Definition, SegmentName, lang};
@@ -129,25 +130,15 @@ fn definition_from_body(
 ) -> Result<Definition, ApiError> {
     let invalid = |m: String| ApiError::bad_request("invalid_definition", m);
     SegmentName::parse(name).map_err(invalid)?;
-    if body.len() > MAX_DEFINITION_BYTES {
-        return Err(ApiError::bad_request(
-            "body_too_large",
-            format!("a definition may have at most {MAX_DEFINITION_BYTES} bytes"),
-        ));
-    }
-    let text = std::str::from_utf8(body)
-        .map_err(|_| invalid("the definition is not valid UTF-8".into()))?;
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+    let body::Definition { text, is_json } = body::definition(
+        headers,
+        body,
+        MAX_DEFINITION_BYTES,
+        "a definition",
+        "invalid_definition",
+    )?;
     let defs = if is_json {
-        // The name may be left out of the body: the path gives it.
-        let mut value: Value = serde_json::from_str(text)
-            .map_err(|e| invalid(format!("line {}, column {}: {e}", e.line(), e.column())))?;
-        if let Value::Object(map) = &mut value {
-            map.entry("name").or_insert_with(|| Value::from(name));
-        }
+        let value = body::json_named(text, name, "invalid_definition")?;
         lang::from_json(&value.to_string()).map_err(|e| invalid(e.to_string()))?
     } else if text.trim_start().starts_with("segment") {
         lang::parse(text).map_err(|e| invalid(e.to_string()))?

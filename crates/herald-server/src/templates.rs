@@ -4,12 +4,13 @@
 
 use crate::AppState;
 use crate::auth::Admin;
+use crate::body;
 use crate::error::{ApiError, ErrorBody};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use herald_content::{Channel, Rendered, Template};
 use herald_core::Timestamp;
 use herald_messages::MessagesError;
@@ -87,25 +88,15 @@ pub async fn put_template(
 ) -> Result<Json<TemplatePutAnswer>, ApiError> {
     let Query(query) = query.map_err(ApiError::from)?;
     let invalid = |m: String| ApiError::bad_request("invalid_template", m);
-    if body.len() > MAX_TEMPLATE_BYTES {
-        return Err(ApiError::bad_request(
-            "body_too_large",
-            format!("a template may have at most {MAX_TEMPLATE_BYTES} bytes"),
-        ));
-    }
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| invalid("the template is not valid UTF-8".into()))?;
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+    let body::Definition { text, is_json } = body::definition(
+        &headers,
+        &body,
+        MAX_TEMPLATE_BYTES,
+        "a template",
+        "invalid_template",
+    )?;
     let parsed: Vec<Template> = if is_json {
-        let mut value: Value = serde_json::from_str(text)
-            .map_err(|e| invalid(format!("line {}, column {}: {e}", e.line(), e.column())))?;
-        if let Value::Object(map) = &mut value {
-            map.entry("name")
-                .or_insert_with(|| Value::from(name.as_str()));
-        }
+        let value = body::json_named(text, &name, "invalid_template")?;
         vec![serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?]
     } else {
         herald_content::parse(text).map_err(|e| invalid(e.to_string()))?
