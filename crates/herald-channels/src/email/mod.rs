@@ -1,0 +1,1 @@
+//! Email: SMTP delivery with DKIM, and the feedback of the mail system.

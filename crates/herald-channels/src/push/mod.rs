@@ -1,0 +1,1 @@
+//! Push: FCM and APNs.
