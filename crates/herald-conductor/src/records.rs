@@ -167,6 +167,7 @@ fn outbox(
             "trigger": trigger,
         }),
         created_at: a.at,
+        delivery: None,
     }
 }
 

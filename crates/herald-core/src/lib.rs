@@ -6,6 +6,7 @@
 //! correction, and the [`credentials`] that guard ingest and administration. Stores, servers and
 //! engines build on these types; none of them is needed to test them.
 
+pub mod consent;
 pub mod credentials;
 pub mod event;
 pub mod identity;

@@ -207,6 +207,9 @@ fn is_erased(state: &WriterState, m: &Message) -> bool {
         })
 }
 
+/// The traits an identify records consent with (see `herald_core::consent`).
+const CONSENT_TRAITS: [&str; 2] = ["unsubscribed", "subscriptions"];
+
 /// Appends messages in order, resolving each to its profile.
 pub fn append(
     tx: &Transaction<'_>,
@@ -274,7 +277,35 @@ pub fn append(
         delta.last = Some(delta.last.map_or(ts, |l| l.max(ts)));
         match (m.kind, &m.traits) {
             (MessageKind::Identify, Some(incoming)) => {
-                traits::apply_identify(deltas.traits_of(tx, target)?, incoming);
+                let current = deltas.traits_of(tx, target)?;
+                let about_consent = CONSENT_TRAITS.iter().any(|k| incoming.contains_key(*k));
+                let before: Map<String, Value> = if about_consent {
+                    CONSENT_TRAITS
+                        .iter()
+                        .filter_map(|k| Some(((*k).to_owned(), current.get(*k)?.clone())))
+                        .collect()
+                } else {
+                    Map::new()
+                };
+                traits::apply_identify(current, incoming);
+                if about_consent {
+                    for (key, subscribed) in herald_core::consent::changed(&before, current) {
+                        let consent = herald_core::consent::Consent {
+                            channel: key.channel,
+                            topic: key.topic,
+                            subscribed,
+                            source: "identify".to_owned(),
+                            at: m.timestamp,
+                        };
+                        crate::messages::record_consent(
+                            tx,
+                            &herald_store::ConsentChange {
+                                profile: target,
+                                consent,
+                            },
+                        )?;
+                    }
+                }
             }
             (MessageKind::Group, _) => join_group(tx, target, m, ts)?,
             _ => {}
@@ -468,6 +499,7 @@ fn merge(
     .map_err(sql)?;
     tx.execute("DELETE FROM group_members WHERE profile_id = ?1", [b])
         .map_err(sql)?;
+    crate::messages::merge_consent(tx, a, b)?;
     tx.execute(
         "UPDATE profiles SET
             user_id = coalesce(user_id, ?2),

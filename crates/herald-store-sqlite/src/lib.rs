@@ -8,6 +8,7 @@
 mod apply;
 mod checkpoint;
 mod journeys;
+mod messages;
 mod read;
 mod schema;
 mod segments;
@@ -548,6 +549,84 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn claim_deliveries(
+        &self,
+        channels: Vec<String>,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<herald_store::Claimed>, StoreError> {
+        self.send(|reply| writer::Command::Claim {
+            channels,
+            now,
+            lease_until,
+            limit,
+            reply,
+        })
+        .await
+    }
+
+    async fn next_delivery_due(
+        &self,
+        channels: Vec<String>,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        self.read(move |c| messages::next_due(c, &channels)).await
+    }
+
+    async fn commit_messages(&self, commit: herald_store::MessageCommit) -> Result<(), StoreError> {
+        if commit.is_empty() {
+            return Ok(());
+        }
+        self.send(|reply| writer::Command::Messages { commit, reply })
+            .await
+    }
+
+    async fn consent(
+        &self,
+        profile: ProfileId,
+    ) -> Result<Vec<herald_core::consent::Consent>, StoreError> {
+        self.read(move |c| messages::consent(c, profile)).await
+    }
+
+    async fn suppression(
+        &self,
+        channel: &str,
+        address: &str,
+    ) -> Result<Option<herald_store::Suppression>, StoreError> {
+        let (channel, address) = (channel.to_owned(), address.to_owned());
+        self.read(move |c| messages::suppression(c, &channel, &address))
+            .await
+    }
+
+    async fn suppressions(
+        &self,
+        after: Option<(String, String)>,
+        limit: usize,
+    ) -> Result<Vec<herald_store::Suppression>, StoreError> {
+        self.read(move |c| messages::suppressions(c, after, limit))
+            .await
+    }
+
+    async fn message_for_provider_id(
+        &self,
+        channel: &str,
+        provider_id: &str,
+    ) -> Result<Option<OutboxMessage>, StoreError> {
+        let (channel, provider_id) = (channel.to_owned(), provider_id.to_owned());
+        self.read(move |c| messages::message_for_provider_id(c, &channel, &provider_id))
+            .await
+    }
+
+    async fn deliveries_in_state(
+        &self,
+        state: herald_store::DeliveryState,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.read(move |c| messages::in_state(c, state, after, limit))
+            .await
+    }
+
     async fn journey_profiles_off_version(
         &self,
         journey: &str,
@@ -600,6 +679,8 @@ mod tests;
 mod tests_journeys;
 #[cfg(test)]
 mod tests_journeys_people;
+#[cfg(test)]
+mod tests_messages;
 #[cfg(test)]
 mod tests_segments;
 #[cfg(test)]

@@ -6,7 +6,7 @@
 use rusqlite::Connection;
 
 /// The schema version this build writes. Stores with a higher `user_version` are refused.
-pub const VERSION: i64 = 5;
+pub const VERSION: i64 = 6;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -222,8 +222,50 @@ CREATE TABLE templates (
 INSERT OR IGNORE INTO meta (key, value) VALUES ('link_key', randomblob(32));
 "#;
 
+/// Delivery: the send queue over the outbox (one row per queued message; `due` is the next
+/// attempt, or the end of a claim's lease), recorded consent per person, channel and topic (the
+/// empty topic is the whole channel), and the suppression list of addresses. Messages queued
+/// before this version join the queue as they are.
+const V6: &str = r#"
+CREATE TABLE deliveries (
+    message_id  TEXT PRIMARY KEY,
+    channel     TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    due         INTEGER,
+    address     TEXT,
+    provider_id TEXT,
+    error       TEXT,
+    updated_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX deliveries_due ON deliveries(channel, due) WHERE state = 'pending';
+CREATE INDEX deliveries_state ON deliveries(state) WHERE state != 'delivered';
+CREATE INDEX deliveries_provider ON deliveries(channel, provider_id) WHERE provider_id IS NOT NULL;
+INSERT INTO deliveries (message_id, channel, state, attempts, due, updated_at)
+    SELECT id, channel, 'pending', 0, created_at, created_at FROM outbox WHERE status = 'queued';
+
+CREATE TABLE consent (
+    profile_id INTEGER NOT NULL,
+    channel    TEXT NOT NULL,
+    topic      TEXT NOT NULL,
+    subscribed INTEGER NOT NULL,
+    source     TEXT NOT NULL,
+    at         INTEGER NOT NULL,
+    PRIMARY KEY (profile_id, channel, topic)
+) WITHOUT ROWID;
+
+CREATE TABLE suppressions (
+    channel TEXT NOT NULL,
+    address TEXT NOT NULL,
+    reason  TEXT NOT NULL,
+    detail  TEXT,
+    at      INTEGER NOT NULL,
+    PRIMARY KEY (channel, address)
+) WITHOUT ROWID;
+"#;
+
 /// The migrations, in order: entry `i` takes a database from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 5] = [V1, V2, V3, V4, V5];
+const MIGRATIONS: [&str; 6] = [V1, V2, V3, V4, V5, V6];
 
 /// Creates the schema in an empty database.
 pub fn create(conn: &Connection) -> rusqlite::Result<()> {

@@ -47,6 +47,7 @@ pub(crate) fn message(
         reason: (status == OutboxStatus::Skipped).then(|| "frequency cap".into()),
         context: json!({"trigger": {"plan": "pro"}}),
         created_at: at(created),
+        delivery: None,
     }
 }
 

@@ -8,8 +8,10 @@
 use crate::apply::{self, Deltas, WriterState};
 use crate::checkpoint::{self, Checkpointer};
 use crate::sql;
-use herald_core::{Message, SourceId};
-use herald_store::{AppendReport, Erasure, JourneyCommit, SegmentCommit, StoreError};
+use herald_core::{Message, SourceId, Timestamp};
+use herald_store::{
+    AppendReport, Claimed, Erasure, JourneyCommit, MessageCommit, SegmentCommit, StoreError,
+};
 use rusqlite::{Connection, TransactionBehavior};
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
@@ -43,6 +45,17 @@ pub enum Command {
         records: Vec<herald_store::TemplateRecord>,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    Claim {
+        channels: Vec<String>,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+        reply: oneshot::Sender<Result<Vec<Claimed>, StoreError>>,
+    },
+    Messages {
+        commit: MessageCommit,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 impl Command {
@@ -65,6 +78,10 @@ impl Command {
                     .sum::<usize>()
                     + (commit.messages.len() + commit.actions.len() + commit.traits.len()) * 256
             }
+            Command::Messages { commit, .. } => {
+                commit.events.iter().map(Message::weight).sum::<usize>()
+                    + (commit.updates.len() + commit.consent.len()) * 256
+            }
             _ => 1024,
         }
     }
@@ -77,6 +94,8 @@ enum Outcome {
     Segments,
     Journeys,
     Templates,
+    Claimed(Vec<Claimed>),
+    Messages,
 }
 
 /// Runs until every sender is gone, then checkpoints the WAL and closes the database.
@@ -171,6 +190,23 @@ fn apply_group(
                 crate::templates::commit(&tx, records)?;
                 Outcome::Templates
             }
+            Command::Claim {
+                channels,
+                now,
+                lease_until,
+                limit,
+                ..
+            } => Outcome::Claimed(crate::messages::claim(
+                &tx,
+                channels,
+                *now,
+                *lease_until,
+                *limit,
+            )?),
+            Command::Messages { commit, .. } => {
+                crate::messages::commit(&tx, state, &mut deltas, commit)?;
+                Outcome::Messages
+            }
         };
         outcomes.push(outcome);
     }
@@ -196,6 +232,10 @@ fn reply(cmd: Command, result: Result<Outcome, StoreError>) {
         (Command::Journeys { reply, .. }, Err(e)) => drop(reply.send(Err(e))),
         (Command::Templates { reply, .. }, Ok(Outcome::Templates)) => drop(reply.send(Ok(()))),
         (Command::Templates { reply, .. }, Err(e)) => drop(reply.send(Err(e))),
+        (Command::Claim { reply, .. }, Ok(Outcome::Claimed(r))) => drop(reply.send(Ok(r))),
+        (Command::Claim { reply, .. }, Err(e)) => drop(reply.send(Err(e))),
+        (Command::Messages { reply, .. }, Ok(Outcome::Messages)) => drop(reply.send(Ok(()))),
+        (Command::Messages { reply, .. }, Err(e)) => drop(reply.send(Err(e))),
         (_, Ok(_)) => unreachable!("each command yields its own outcome"),
     }
 }

@@ -105,6 +105,9 @@ pub struct OutboxMessage {
     /// What the composer needs besides the profile: the trigger's properties, the key.
     pub context: Value,
     pub created_at: Timestamp,
+    /// How delivery of a queued message went (none for a skipped one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<crate::Delivery>,
 }
 
 /// One thing the runner did, for reports and per-step counts.

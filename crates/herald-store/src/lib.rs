@@ -12,11 +12,16 @@ use serde_json::{Map, Value};
 
 mod error;
 mod journeys;
+mod messages;
 mod segments;
 pub use error::StoreError;
 pub use journeys::{
     InstanceRow, JourneyAction, JourneyCommit, JourneyCursor, JourneyRecord, JourneyState,
     OutboxMessage, OutboxStatus, StepCount, Waiting,
+};
+pub use messages::{
+    Claimed, ConsentChange, Delivery, DeliveryState, DeliveryUpdate, MESSAGES_SOURCE,
+    MessageCommit, Suppression,
 };
 pub use segments::{
     Member, MembershipChange, ProfileChange, ProfileLogEntry, SEGMENT_ENTERED, SEGMENT_EXITED,
@@ -322,5 +327,59 @@ pub trait Store: Send + Sync + 'static {
     async fn commit_templates(&self, records: Vec<TemplateRecord>) -> Result<(), StoreError>;
 
     /// Finishes outstanding writes and releases the store. Further calls fail.
+    /// Leases up to `limit` pending deliveries on `channels` that are due at `now`, until
+    /// `lease_until`, counting an attempt for each; oldest due first.
+    async fn claim_deliveries(
+        &self,
+        channels: Vec<String>,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Claimed>, StoreError>;
+
+    /// When the next pending delivery on `channels` is due.
+    async fn next_delivery_due(
+        &self,
+        channels: Vec<String>,
+    ) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Writes delivery outcomes with the events, consent and suppressions they bring, atomically.
+    async fn commit_messages(&self, commit: MessageCommit) -> Result<(), StoreError>;
+
+    /// A person's recorded consent, one record per channel and topic.
+    async fn consent(
+        &self,
+        profile: ProfileId,
+    ) -> Result<Vec<herald_core::consent::Consent>, StoreError>;
+
+    /// Whether an address is suppressed on a channel.
+    async fn suppression(
+        &self,
+        channel: &str,
+        address: &str,
+    ) -> Result<Option<Suppression>, StoreError>;
+
+    /// The suppression list, by channel and address, after `after`.
+    async fn suppressions(
+        &self,
+        after: Option<(String, String)>,
+        limit: usize,
+    ) -> Result<Vec<Suppression>, StoreError>;
+
+    /// The message a provider knows by `provider_id` on `channel`.
+    async fn message_for_provider_id(
+        &self,
+        channel: &str,
+        provider_id: &str,
+    ) -> Result<Option<OutboxMessage>, StoreError>;
+
+    /// Queued messages whose delivery is in `state`, by outbox position after `after`.
+    async fn deliveries_in_state(
+        &self,
+        state: DeliveryState,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+
     async fn close(&self) -> Result<(), StoreError>;
 }

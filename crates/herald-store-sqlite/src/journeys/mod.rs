@@ -16,13 +16,14 @@ use crate::sql;
 use herald_core::time::to_millis;
 use herald_core::{MessageKind, ProfileId, Timestamp, traits};
 use herald_store::{
-    JourneyAction, JourneyCommit, JourneyRecord, JourneyState, OutboxMessage, StoreError,
+    JourneyAction, JourneyCommit, JourneyRecord, JourneyState, OutboxMessage, OutboxStatus,
+    StoreError,
 };
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
 
-mod read;
+pub(crate) mod read;
 pub use read::*;
 
 /// The source the runner's trait updates are recorded under in the event log.
@@ -248,6 +249,9 @@ fn insert_message(tx: &Transaction<'_>, m: &OutboxMessage) -> Result<(), StoreEr
         to_millis(m.created_at)
     ])
     .map_err(sql)?;
+    if m.status == OutboxStatus::Queued {
+        crate::messages::queue(tx, m)?;
+    }
     Ok(())
 }
 
@@ -349,6 +353,9 @@ pub fn forget(tx: &Transaction<'_>, profile: ProfileId) -> Result<(), StoreError
             .map_err(sql)?
     };
     people.push(p);
+    for id in &people {
+        crate::messages::forget(tx, *id)?;
+    }
     for table in [
         "journey_state",
         "journey_instances",

@@ -6,7 +6,8 @@ use crate::sql;
 use herald_core::time::{from_millis, to_millis};
 use herald_core::{ProfileId, Timestamp};
 use herald_store::{
-    JourneyCursor, JourneyRecord, OutboxMessage, OutboxStatus, StepCount, StoreError, Waiting,
+    DeliveryState, JourneyCursor, JourneyRecord, OutboxMessage, OutboxStatus, StepCount,
+    StoreError, Waiting,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
@@ -186,8 +187,12 @@ pub fn profiles_off_version(
     rows.collect::<Result<_, _>>().map_err(sql)
 }
 
-const OUTBOX_COLUMNS: &str = "seq, id, profile_id, journey, version, instance, step, channel, \
-                              template, class, status, reason, context, created_at";
+/// An outbox row and its delivery, from `outbox o LEFT JOIN deliveries d`.
+pub const OUTBOX_COLUMNS_O: &str = "o.seq, o.id, o.profile_id, o.journey, o.version, o.instance, \
+    o.step, o.channel, o.template, o.class, o.status, o.reason, o.context, o.created_at, \
+    d.state, d.attempts, d.due, d.address, d.provider_id, d.error, d.updated_at";
+
+const FROM_OUTBOX: &str = "FROM outbox o LEFT JOIN deliveries d ON d.message_id = o.id";
 
 pub fn outbox(
     conn: &Connection,
@@ -201,7 +206,7 @@ pub fn outbox(
         None => {
             let mut stmt = conn
                 .prepare_cached(&format!(
-                    "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+                    "SELECT {OUTBOX_COLUMNS_O} {FROM_OUTBOX} WHERE o.seq > ?1 ORDER BY o.seq LIMIT ?2"
                 ))
                 .map_err(sql)?;
             stmt.query_map(params![after as i64, sql_limit(limit)], raw_message)
@@ -212,8 +217,8 @@ pub fn outbox(
         Some(p) => {
             let mut stmt = conn
                 .prepare_cached(&format!(
-                    "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE profile_id = ?3 AND seq > ?1
-                     ORDER BY seq LIMIT ?2"
+                    "SELECT {OUTBOX_COLUMNS_O} {FROM_OUTBOX} WHERE o.profile_id = ?3 AND o.seq > ?1
+                     ORDER BY o.seq LIMIT ?2"
                 ))
                 .map_err(sql)?;
             stmt.query_map(
@@ -231,7 +236,7 @@ pub fn outbox(
 pub fn outbox_message(conn: &Connection, id: &str) -> Result<Option<OutboxMessage>, StoreError> {
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = ?1"
+            "SELECT {OUTBOX_COLUMNS_O} {FROM_OUTBOX} WHERE o.id = ?1"
         ))
         .map_err(sql)?;
     let row: Option<RawMessage> = stmt.query_row([id], raw_message).optional().map_err(sql)?;
@@ -268,13 +273,27 @@ fn sql_limit(limit: usize) -> i64 {
 }
 
 /// An outbox row before its text columns are checked.
-struct RawMessage {
+pub struct RawMessage {
     message: OutboxMessage,
     status: String,
     context: String,
+    delivery: Option<String>,
 }
 
-fn raw_message(r: &Row<'_>) -> rusqlite::Result<RawMessage> {
+pub fn raw_message(r: &Row<'_>) -> rusqlite::Result<RawMessage> {
+    let delivery: Option<String> = r.get(14)?;
+    let info = match delivery {
+        Some(_) => Some(herald_store::Delivery {
+            state: DeliveryState::Pending,
+            attempts: r.get(15)?,
+            due: r.get::<_, Option<i64>>(16)?.map(from_millis),
+            address: r.get(17)?,
+            provider_id: r.get(18)?,
+            error: r.get(19)?,
+            updated_at: from_millis(r.get(20)?),
+        }),
+        None => None,
+    };
     Ok(RawMessage {
         message: OutboxMessage {
             seq: r.get::<_, i64>(0)? as u64,
@@ -291,15 +310,22 @@ fn raw_message(r: &Row<'_>) -> rusqlite::Result<RawMessage> {
             reason: r.get(11)?,
             context: Value::Null,
             created_at: from_millis(r.get(13)?),
+            delivery: info,
         },
         status: r.get(10)?,
         context: r.get(12)?,
+        delivery,
     })
 }
 
 impl RawMessage {
-    fn into_message(self) -> Result<OutboxMessage, StoreError> {
+    pub fn into_message(self) -> Result<OutboxMessage, StoreError> {
         let mut m = self.message;
+        if let (Some(d), Some(state)) = (m.delivery.as_mut(), &self.delivery) {
+            d.state = DeliveryState::parse(state).ok_or_else(|| {
+                StoreError::Corrupt(format!("delivery of message {} is `{state}`", m.id))
+            })?;
+        }
         m.status = OutboxStatus::parse(&self.status).ok_or_else(|| {
             StoreError::Corrupt(format!(
                 "outbox message {} has status `{}`",
