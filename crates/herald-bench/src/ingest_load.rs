@@ -98,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
     let total_events: usize = payloads.iter().map(|p| p.1).sum();
     let total_bytes: usize = payloads.iter().map(|p| p.0.len()).sum();
 
-    let client = reqwest::Client::builder()
+    let client = herald_channels::http::client_builder()
         .pool_max_idle_per_host(args.connections)
         .build()?;
     let health = client

@@ -161,7 +161,7 @@ async fn main() -> anyhow::Result<()> {
     let ping_seconds = args.pings as f64 / args.ping_rate;
     // Enough background for the warm-up, the pings, and a tail while the last acks come back.
     let payloads = Arc::new(background(&args, args.warmup + ping_seconds + 5.0));
-    let client = reqwest::Client::builder()
+    let client = herald_channels::http::client_builder()
         .pool_max_idle_per_host(64)
         .build()?;
     let health = client

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """A real SMTP server for herald-channels' SMTP tests (aiosmtpd).
 
-    smtp_sink.py PORTFILE OUTDIR [--tls CERT KEY] [--smtps] [--auth USER PASSWORD]
+    smtp_sink.py PORTFILE OUTDIR [--port N] [--tls CERT KEY] [--smtps] [--auth USER PASSWORD]
 
-Listens on 127.0.0.1 at a port the OS picks and writes that port to PORTFILE once it is
+Listens on 127.0.0.1 at --port (default: a port the OS picks) and writes that port to PORTFILE once it is
 listening (written whole, then renamed, so a reader never sees half a number). Every accepted
 message is saved in OUTDIR as NNNN.eml (the bytes exactly as received) and NNNN.json (envelope
 sender, recipients, which connection carried it, the login if any). OUTDIR/connections holds the
@@ -90,6 +90,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("portfile")
     parser.add_argument("outdir")
+    parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     parser.add_argument("--smtps", action="store_true")
     parser.add_argument("--auth", nargs=2, metavar=("USER", "PASSWORD"))
@@ -124,7 +125,7 @@ def main():
     async def serve():
         loop = asyncio.get_running_loop()
         server = await loop.create_server(
-            factory, "127.0.0.1", 0, ssl=context if args.smtps else None
+            factory, "127.0.0.1", args.port, ssl=context if args.smtps else None
         )
         port = server.sockets[0].getsockname()[1]
         write_atomically(args.portfile, str(port).encode())

@@ -52,7 +52,17 @@ pub struct JourneyService {
 impl JourneyService {
     /// Starts the task; it stops when `shutdown` resolves, after finishing its current step.
     pub fn spawn(
+        conductor: Conductor,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> (JourneyService, tokio::task::JoinHandle<()>) {
+        JourneyService::spawn_with(conductor, None, shutdown)
+    }
+
+    /// [`JourneyService::spawn`], also notifying `downstream` (the dispatcher) after each step,
+    /// since a step may have queued messages.
+    pub fn spawn_with(
         mut conductor: Conductor,
+        downstream: Option<Arc<Notify>>,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> (JourneyService, tokio::task::JoinHandle<()>) {
         let (requests, mut rx) = mpsc::channel::<Request>(16);
@@ -64,6 +74,9 @@ impl JourneyService {
                 if let Err(e) = conductor.catch_up(Timestamp::now()).await {
                     tracing::error!(error = %e, "journey step failed; retrying");
                     tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                if let Some(d) = &downstream {
+                    d.notify_one();
                 }
                 let next = conductor.next_due().await.ok().flatten();
                 let sleep = next

@@ -2,8 +2,21 @@
 //!
 //! * [`templates`]: storing templates as versions per name and channel, the live set journeys
 //!   send with, and previews of a template for a real person.
+//! * [`compose`]: turning a queued message into a channel's message for one person: address,
+//!   rendered content, tracked links, unsubscribe headers.
+//! * [`delivery`]: the dispatcher that drains the send queue through the channel clients, with
+//!   per-channel limits, retries with backoff, and the dead-letter list.
+//! * [`preferences`]: unsubscribe, the preference centre, consent through the API, and the mail
+//!   system's bounces and complaints.
+//! * [`transports`]: the channel clients of `herald-channels` as the dispatcher uses them.
+//! * [`events`]: the events all of this raises about people.
 
+pub mod compose;
+pub mod delivery;
+pub mod events;
+pub mod preferences;
 pub mod templates;
+pub mod transports;
 
 use herald_store::StoreError;
 

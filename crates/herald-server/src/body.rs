@@ -10,15 +10,24 @@ use flate2::read::MultiGzDecoder;
 use herald_core::parse::body_too_large;
 use std::io::Read;
 
-/// Reads the whole body, decompressing `gzip`, and returns it as UTF-8 text.
-pub async fn read_text(headers: &HeaderMap, body: Body, limit: usize) -> Result<String, ApiError> {
+/// Reads the whole body, decompressing `gzip`.
+pub async fn read_bytes(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
     let raw = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| ApiError::from(body_too_large(limit)))?;
-    let bytes = match encoding(headers)? {
-        Encoding::Identity => raw.to_vec(),
-        Encoding::Gzip => gunzip(&raw, limit)?,
-    };
+    match encoding(headers)? {
+        Encoding::Identity => Ok(raw.to_vec()),
+        Encoding::Gzip => gunzip(&raw, limit),
+    }
+}
+
+/// Reads the whole body, decompressing `gzip`, and returns it as UTF-8 text.
+pub async fn read_text(headers: &HeaderMap, body: Body, limit: usize) -> Result<String, ApiError> {
+    let bytes = read_bytes(headers, body, limit).await?;
     String::from_utf8(bytes).map_err(|e| {
         ApiError::bad_request(
             "invalid_json",

@@ -17,7 +17,7 @@ use herald_conductor::reports::{JourneyReport, journey_reports};
 use herald_conductor::{ApplyReport, ConductorError, JourneyService};
 use herald_journeys::ast::{Document, Journey, JourneyName};
 use herald_journeys::lang;
-use herald_store::OutboxMessage;
+use herald_store::{DeliveryState, OutboxMessage};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -78,6 +78,9 @@ pub struct MessagesQuery {
     pub after: Option<u64>,
     /// Only this person's (userId or anonymousId).
     pub profile: Option<String>,
+    /// Only queued messages whose delivery is `pending`, `delivered`, `suppressed` or `failed`
+    /// (the dead-letter list); not with `profile`.
+    pub state: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -345,6 +348,29 @@ pub async fn list_messages(
             format!("limit must be between 1 and {MAX_MESSAGES_LIMIT}"),
         ));
     }
+    let after = query.after.unwrap_or(0);
+    if let Some(s) = &query.state {
+        let state_filter = DeliveryState::parse(s).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("state must be pending, delivered, suppressed or failed, not `{s}`"),
+            )
+        })?;
+        if query.profile.is_some() {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "give either state or profile, not both",
+            ));
+        }
+        let messages = state
+            .store
+            .deliveries_in_state(state_filter, after, limit)
+            .await?;
+        let next = (messages.len() == limit)
+            .then(|| messages.last().map(|m| m.seq))
+            .flatten();
+        return Ok(Json(MessagesPage { messages, next }));
+    }
     let profile = match &query.profile {
         Some(id) => Some(
             state
@@ -355,10 +381,7 @@ pub async fn list_messages(
         ),
         None => None,
     };
-    let messages = state
-        .store
-        .outbox(query.after.unwrap_or(0), limit, profile)
-        .await?;
+    let messages = state.store.outbox(after, limit, profile).await?;
     let next = (messages.len() == limit)
         .then(|| messages.last().map(|m| m.seq))
         .flatten();

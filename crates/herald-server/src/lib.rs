@@ -10,10 +10,13 @@
 
 pub mod auth;
 pub mod body;
+pub mod consent;
 pub mod error;
+pub mod feedback;
 pub mod ingest;
 pub mod journeys;
 pub mod openapi;
+pub mod preferences;
 pub mod profiles;
 pub mod segments;
 pub mod telemetry;
@@ -24,9 +27,10 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{Method, Uri, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use error::ApiError;
 use herald_conductor::{Conductor, JourneyService};
+use herald_messages::delivery::Dispatcher;
 use herald_segmenter::{SegmentService, Segmenter};
 use herald_store::Store;
 use std::future::Future;
@@ -48,6 +52,10 @@ pub struct AppState {
     pub links: Option<herald_core::links::LinkKey>,
     /// The base of tracking and unsubscribe links in messages (`HERALD_PUBLIC_URL`).
     pub public_url: String,
+    /// Delivers the send queue; started by [`launch_with_tcp_listener`] when given.
+    pub dispatcher: Option<Arc<Dispatcher>>,
+    /// Checks Twilio's status callbacks (`HERALD_TWILIO_AUTH_TOKEN`).
+    pub twilio_auth_token: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -60,6 +68,8 @@ impl AppState {
             zone: jiff::tz::TimeZone::UTC,
             links: None,
             public_url: "http://127.0.0.1:8080".to_owned(),
+            dispatcher: None,
+            twilio_auth_token: None,
         }
     }
 }
@@ -116,12 +126,34 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/messages", get(journeys::list_messages))
         .route("/api/v1/templates", get(templates::list_templates))
         .route("/api/v1/templates/{name}", put(templates::put_template))
-        .route("/api/v1/templates/{name}/preview", post(templates::preview));
+        .route("/api/v1/templates/{name}/preview", post(templates::preview))
+        .route(
+            "/api/v1/profiles/{id}/consent",
+            get(consent::get_consent).put(consent::put_consent),
+        )
+        .route(
+            "/api/v1/suppressions",
+            get(consent::list_suppressions).post(consent::add_suppression),
+        )
+        .route(
+            "/api/v1/suppressions/{channel}/{address}",
+            delete(consent::remove_suppression),
+        )
+        .route("/api/v1/feedback/email", post(feedback::email_feedback));
     Router::new()
         .merge(v1)
         .merge(api)
         .route("/t/o/{token}", get(tracking::open))
         .route("/t/c/{token}", get(tracking::click))
+        .route(
+            "/u/{token}",
+            get(preferences::unsubscribe_page).post(preferences::unsubscribe),
+        )
+        .route(
+            "/p/{token}",
+            get(preferences::preference_page).post(preferences::save_preferences),
+        )
+        .route("/hooks/twilio/status", post(feedback::twilio_status))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
@@ -196,8 +228,18 @@ pub async fn launch_with_tcp_listener(
         .map_err(std::io::Error::other)?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (stop_journeys, journeys_stopped) = tokio::sync::oneshot::channel::<()>();
-    let (journeys, journey_task) = JourneyService::spawn(conductor, async {
-        let _ = journeys_stopped.await;
+    let (journeys, journey_task) = JourneyService::spawn_with(
+        conductor,
+        state.dispatcher.as_ref().map(|d| d.waker()),
+        async {
+            let _ = journeys_stopped.await;
+        },
+    );
+    let (stop_delivery, delivery_stopped) = tokio::sync::oneshot::channel::<()>();
+    let delivery_task = state.dispatcher.clone().map(|d| {
+        tokio::spawn(d.run(async {
+            let _ = delivery_stopped.await;
+        }))
     });
     let (service, segment_task) =
         SegmentService::spawn_with(segmenter, Some(journeys.waker()), async {
@@ -217,6 +259,12 @@ pub async fn launch_with_tcp_listener(
     let _ = stop_journeys.send(());
     if let Err(e) = journey_task.await {
         tracing::error!(error = %e, "the journey task failed");
+    }
+    let _ = stop_delivery.send(());
+    if let Some(task) = delivery_task
+        && let Err(e) = task.await
+    {
+        tracing::error!(error = %e, "the delivery task failed");
     }
     store.close().await.map_err(std::io::Error::other)?;
     tracing::info!("herald stopped; the store is closed");

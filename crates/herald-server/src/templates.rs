@@ -58,7 +58,7 @@ pub struct PreviewRequest {
     pub extra: Map<String, Value>,
 }
 
-fn messages_error(e: MessagesError) -> ApiError {
+pub(crate) fn messages_error(e: MessagesError) -> ApiError {
     match e {
         MessagesError::Invalid(m) => ApiError::bad_request("invalid_template", m),
         MessagesError::NotFound(m) => ApiError::not_found(m),

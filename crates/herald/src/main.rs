@@ -1,6 +1,7 @@
 //! The `herald` command: every verb that works on a store takes `--data DIR`.
 
 mod cli;
+mod config;
 mod verbs;
 
 use clap::Parser;

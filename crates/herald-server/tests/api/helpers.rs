@@ -41,7 +41,7 @@ pub async fn spawn_app() -> TestApp {
     ));
     TestApp {
         base,
-        client: reqwest::Client::new(),
+        client: client_builder().build().unwrap(),
         dir,
         shutdown: Some(tx),
         server: Some(server),
@@ -121,4 +121,11 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(bytes).unwrap();
     enc.finish().unwrap()
+}
+
+/// An HTTP client builder; the workspace's reqwest has rustls without a built-in provider, so the
+/// process installs ring first.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    herald_channels::http::install_crypto();
+    reqwest::Client::builder()
 }

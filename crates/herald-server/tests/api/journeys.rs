@@ -261,7 +261,7 @@ async fn opens_and_clicks_become_events_and_only_signed_links_work() {
         })
         .unwrap()
     };
-    let no_redirects = reqwest::Client::builder()
+    let no_redirects = crate::helpers::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

@@ -152,5 +152,5 @@ pub async fn run(
         "        curl -H 'Authorization: Bearer {token}' http://{listen}/api/v1/profiles/{user}/segments"
     );
     println!("        curl -H 'Authorization: Bearer {token}' http://{listen}/api/v1/journeys");
-    super::serve::serve(store, listen).await
+    super::serve::serve(store, dir, listen).await
 }

@@ -1,5 +1,6 @@
 //! `herald serve`: the HTTP APIs until SIGINT or SIGTERM.
 
+use herald_messages::delivery::Dispatcher;
 use herald_server::{AppState, launch_with_tcp_listener};
 use herald_store_sqlite::Access;
 use std::net::SocketAddr;
@@ -8,13 +9,16 @@ use std::sync::Arc;
 
 pub async fn run(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
     let store = super::open(dir, Access::ReadWrite)?;
-    serve(store, listen).await
+    serve(store, dir, listen).await
 }
 
 pub async fn serve(
     store: Arc<herald_store_sqlite::SqliteStore>,
+    dir: &Path,
     listen: SocketAddr,
 ) -> anyhow::Result<()> {
+    let file = crate::config::load_file(dir)?;
+    let delivery = crate::config::delivery(&file)?;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
         anyhow::anyhow!("could not listen on {listen}: {e}; pick another address with --listen")
     })?;
@@ -25,9 +29,21 @@ pub async fn serve(
         "herald serving on http://{} (Ctrl-C to stop)",
         listener.local_addr()?
     );
-    let mut state = AppState::new(store);
+    let channels: Vec<&str> = delivery.lanes.keys().map(|c| c.as_str()).collect();
+    if channels.is_empty() {
+        eprintln!("no channel is configured (HERALD_SMTP_URL, ...): messages stay in the outbox");
+    } else {
+        eprintln!("delivering on: {}", channels.join(", "));
+    }
+    let mut state = AppState::new(store.clone());
     state.zone = super::journeys::default_zone()?;
-    state.public_url = super::templates::public_url();
+    state.public_url = delivery.sender.public_url.clone();
+    state.twilio_auth_token = delivery.twilio_auth_token.clone();
+    if !delivery.lanes.is_empty() {
+        state.dispatcher = Some(Arc::new(
+            Dispatcher::new(store, delivery.lanes, delivery.sender, delivery.policy).await?,
+        ));
+    }
     launch_with_tcp_listener(state, listener, shutdown).await?;
     Ok(())
 }

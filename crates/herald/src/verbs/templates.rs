@@ -32,12 +32,6 @@ pub async fn run(command: TemplatesCommand) -> anyhow::Result<()> {
     }
 }
 
-/// The base of tracking and unsubscribe links: `HERALD_PUBLIC_URL`, else the default listen
-/// address.
-pub fn public_url() -> String {
-    std::env::var("HERALD_PUBLIC_URL").unwrap_or_else(|_| "http://127.0.0.1:8080".to_owned())
-}
-
 async fn apply(file: &Path, dir: &Path, dry_run: bool) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("could not read {}", file.display()))?;
@@ -94,7 +88,7 @@ async fn preview(name: &str, id: &str, dir: &Path, channel: Option<&str>) -> any
         id,
         Default::default(),
         Default::default(),
-        &public_url(),
+        &crate::config::public_url(&crate::config::load_file(dir)?)?,
     )
     .await?;
     println!("{}", serde_json::to_string_pretty(&rendered)?);

@@ -6,6 +6,17 @@ use std::time::{Duration, Instant};
 pub const WRITE_KEY: &str = "e2e-write-key";
 pub const ADMIN_TOKEN: &str = "e2e-admin-token";
 
+/// An HTTP client; the workspace's reqwest has rustls without a built-in provider, so the
+/// process installs ring first.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    herald_channels::http::install_crypto();
+    reqwest::Client::builder()
+}
+
+pub fn client() -> reqwest::Client {
+    client_builder().build().unwrap()
+}
+
 pub fn herald() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_herald"));
     c.env_remove("HERALD_DATA")
@@ -58,16 +69,25 @@ pub struct Server {
     pub base: String,
 }
 
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 impl Server {
     pub fn start(dir: &Path) -> Server {
+        Server::start_with(dir, "127.0.0.1:0", &[])
+    }
+
+    /// `herald serve` on `listen` with more environment variables.
+    pub fn start_with(dir: &Path, listen: &str, envs: &[(&str, &str)]) -> Server {
         let mut child = herald()
-            .args([
-                "serve",
-                "--data",
-                dir.to_str().unwrap(),
-                "--listen",
-                "127.0.0.1:0",
-            ])
+            .args(["serve", "--data", dir.to_str().unwrap(), "--listen", listen])
+            .envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -130,7 +150,7 @@ pub fn admin_get(base: &str, path: &str) -> serde_json::Value {
         .build()
         .unwrap();
     rt.block_on(async {
-        let r = reqwest::Client::new()
+        let r = crate::common::client()
             .get(format!("{base}{path}"))
             .bearer_auth(ADMIN_TOKEN)
             .send()
@@ -167,7 +187,7 @@ impl<T: Clone + Send + 'static> BatchLoad<T> {
             .unwrap();
         let acked: std::sync::Arc<std::sync::Mutex<Vec<T>>> = Default::default();
         let sent: std::sync::Arc<std::sync::Mutex<Bodies<T>>> = Default::default();
-        let client = reqwest::Client::new();
+        let client = crate::common::client();
         let tasks: Vec<_> = (0..workers)
             .map(|worker| {
                 let (client, acked, sent) = (client.clone(), acked.clone(), sent.clone());
@@ -214,5 +234,68 @@ impl<T: Clone + Send + 'static> BatchLoad<T> {
         let acked = self.acked.lock().unwrap().clone();
         let sent = self.sent.lock().unwrap().clone();
         (acked, sent, self.rt)
+    }
+}
+
+/// A blocking HTTP request: status, `Location` header and body. Redirects are not followed.
+pub fn http(
+    method: &str,
+    url: &str,
+    admin: bool,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, Option<String>, String) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = crate::common::client_builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let mut req = client.request(method.parse().unwrap(), url).body(body);
+        if admin {
+            req = req.bearer_auth(ADMIN_TOKEN);
+        }
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let r = req.send().await.unwrap();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (r.status().as_u16(), location, r.text().await.unwrap())
+    })
+}
+
+/// Posts Segment messages to `/v1/batch` with the write key.
+pub fn ingest(base: &str, events: Vec<serde_json::Value>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r = crate::common::client()
+            .post(format!("{base}/v1/batch"))
+            .basic_auth(WRITE_KEY, Some(""))
+            .json(&serde_json::json!({ "batch": events }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    })
+}
+
+/// Polls `check` until it gives a value, for at most `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }

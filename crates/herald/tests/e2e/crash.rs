@@ -57,7 +57,7 @@ fn acknowledged_events_survive_kill_9() {
     let server = Server::start(&dir);
     let bodies: Vec<String> = sent.into_iter().map(|(body, _)| body).collect();
     rt.block_on(async {
-        let client = reqwest::Client::new();
+        let client = crate::common::client();
         for body in bodies {
             let r = client
                 .post(server.url("/v1/batch"))

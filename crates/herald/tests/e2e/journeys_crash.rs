@@ -158,7 +158,7 @@ fn every_acknowledged_ping_sends_once_across_kill_9() {
         .map(|i| (format!("after-{i}"), format!("u{}", i % PEOPLE)))
         .collect();
     rt.block_on(async {
-        let client = reqwest::Client::new();
+        let client = crate::common::client();
         for (body, pairs) in &sent {
             assert_eq!(post(&client, &server.base, body.clone()).await, 200);
             keys.extend(pairs.iter().cloned());

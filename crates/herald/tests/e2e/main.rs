@@ -6,5 +6,6 @@ mod common;
 mod crash;
 mod journeys;
 mod journeys_crash;
+mod messages;
 mod sdk;
 mod segments;
