@@ -154,6 +154,16 @@ impl Template {
         &self.spec
     }
 
+    /// Whether any part of the template mentions `name` (e.g. `journey.items`), so that callers
+    /// can skip gathering what it never reads.
+    pub fn mentions(&self, name: &str) -> bool {
+        self.spec
+            .content
+            .parts()
+            .iter()
+            .any(|(_, source)| source.contains(name))
+    }
+
     pub fn content(&self) -> &Content {
         &self.spec.content
     }

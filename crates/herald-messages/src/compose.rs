@@ -33,6 +33,8 @@ pub struct Sender {
     pub message_domain: String,
     /// Whether to rewrite links and add the open pixel.
     pub track: bool,
+    /// Top-level objects every template can read, e.g. `shop` (name, url, address).
+    pub extra: Map<String, Value>,
 }
 
 /// A message ready for its channel's client.
@@ -266,7 +268,7 @@ pub fn compose(
             id: message.id.clone(),
         },
         links: signed,
-        extra: Map::new(),
+        extra: sender.extra.clone(),
     };
     let rendered = herald_content::render(template, &context)
         .map_err(|e| Unsendable::Broken(e.to_string()))?;

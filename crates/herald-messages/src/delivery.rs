@@ -18,6 +18,7 @@ use crate::compose::{self, Outgoing, Sender, Unsendable};
 use crate::events;
 use crate::{MessagesError, templates};
 use async_trait::async_trait;
+use futures::StreamExt;
 use herald_channels::{Receipt, SendError};
 use herald_content::TemplateSet;
 use herald_core::consent::{self, ConsentKey, MessageClass};
@@ -235,10 +236,20 @@ impl Dispatcher {
             .into_iter()
             .map(|p| (p.id, p))
             .collect();
-        let fates = futures::future::join_all(claimed.into_iter().map(|c| {
+        // Bounded, so that the store's readers are reused rather than opened per message, while
+        // enough sends are in flight to keep every channel's connections busy.
+        let in_flight = self
+            .lanes
+            .values()
+            .map(|l| l.concurrency.available_permits())
+            .sum::<usize>()
+            .max(8);
+        let fates: Vec<_> = futures::stream::iter(claimed.into_iter().map(|c| {
             let profile = profiles.get(&c.message.profile);
             self.deliver(c, profile, &templates, now)
         }))
+        .buffer_unordered(in_flight)
+        .collect()
         .await;
         let mut commit = MessageCommit::default();
         for fate in fates {
@@ -326,15 +337,21 @@ impl Dispatcher {
             fate.update.due = Some(now);
             return Ok(fate);
         };
-        let segments = self
-            .store
-            .profile_segments(profile.id)
-            .await?
-            .into_iter()
-            .map(|(s, _)| s)
-            .collect();
+        // Only what the template reads: most templates never look at segments or the cart.
+        let template = templates.get(&message.template, channel);
+        let reads = |name: &str| template.is_some_and(|t| t.mentions(name));
+        let segments = if reads("profile.segments") {
+            self.store
+                .profile_segments(profile.id)
+                .await?
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect()
+        } else {
+            Vec::new()
+        };
         let recent = match profile.user_id.as_ref().or(profile.anonymous_ids.first()) {
-            Some(id) if channel != Channel::Webhook => self
+            Some(id) if reads("journey.items") => self
                 .store
                 .profile_events(id, 100)
                 .await?

@@ -29,6 +29,9 @@
 //! apns_topic = "com.example.shop"
 //! [webhook]
 //! secret_file = "/run/secrets/webhook"
+//! [shop]              # what templates read as `shop`
+//! name = "Acme"
+//! url = "https://shop.example"
 //! [delivery]
 //! max_attempts = 8
 //! backoff_seconds = 30
@@ -64,6 +67,8 @@ pub struct File {
     pub webhook: Option<WebhookFile>,
     #[serde(default)]
     pub delivery: DeliveryFile,
+    /// What templates read as `shop` (name, url, support_email, address, ...).
+    pub shop: Option<toml::Table>,
 }
 
 #[derive(Default, Deserialize)]
@@ -361,6 +366,14 @@ pub fn delivery(file: &File) -> anyhow::Result<Delivery> {
             email_from: from.unwrap_or_else(|| "Herald <herald@localhost>".to_owned()),
             message_domain,
             track: e.track.unwrap_or(true),
+            extra: match &file.shop {
+                Some(shop) => {
+                    let mut m = serde_json::Map::new();
+                    m.insert("shop".into(), serde_json::to_value(shop)?);
+                    m
+                }
+                None => serde_json::Map::new(),
+            },
         },
         lanes,
         policy,
