@@ -1,5 +1,6 @@
 //! The HTTP API, end to end over loopback: one server and one fresh store per test.
 
+mod consent;
 mod helpers;
 mod ingest;
 mod journeys;
