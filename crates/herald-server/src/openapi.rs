@@ -36,6 +36,12 @@ use utoipa::{Modify, OpenApi};
         crate::templates::put_template,
         crate::templates::list_templates,
         crate::templates::preview,
+        crate::consent::get_consent,
+        crate::consent::put_consent,
+        crate::consent::list_suppressions,
+        crate::consent::add_suppression,
+        crate::consent::remove_suppression,
+        crate::feedback::email_feedback,
     ),
     modifiers(&Security),
     tags(
@@ -44,6 +50,7 @@ use utoipa::{Modify, OpenApi};
         (name = "segments", description = "Segment definitions, members and explanations (admin token)"),
         (name = "journeys", description = "Journeys, their per-step counts, and the outbox of messages they send (admin token)"),
         (name = "templates", description = "Message templates and previews (admin token)"),
+        (name = "messages", description = "Consent, the suppression list, and bounce and complaint reports (admin token)"),
         (name = "store", description = "Store-wide figures (admin token)"),
     )
 )]
