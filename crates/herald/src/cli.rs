@@ -213,6 +213,10 @@ pub enum MessagesCommand {
         /// Only messages after this outbox position.
         #[arg(long, default_value_t = 0)]
         after: u64,
+        /// Only queued messages whose delivery is pending, delivered, suppressed or failed (the
+        /// dead-letter list); not with --profile.
+        #[arg(long, conflicts_with = "profile")]
+        state: Option<String>,
     },
 }
 

@@ -397,6 +397,15 @@ fn a_journey_email_is_signed_tracked_unsubscribable_and_bounces_suppress() {
     );
     assert_eq!(sink.stop().len(), 3);
     server.stop();
+
+    // The same from the command line.
+    let d = dir.to_str().unwrap();
+    let o = run(&["messages", "list", "--data", d, "--state", "suppressed"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 2);
+    let o = run(&["messages", "list", "--data", d, "--state", "lost"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--state must be"), "{}", stderr(&o));
 }
 
 #[test]
