@@ -13,7 +13,6 @@
 //! are permanent. Redirects are not followed: a signed POST should reach the configured URL or
 //! fail visibly, not be turned into a GET by a 302 or carried to another host.
 
-use std::error::Error as _;
 use std::fmt;
 use std::str::FromStr;
 
@@ -191,7 +190,7 @@ impl WebhookSender {
         let text = response
             .bytes()
             .await
-            .map(|b| snippet(&b))
+            .map(|b| crate::http::excerpt(&b))
             .unwrap_or_default();
         let error = classify(status, &text, retry_after.as_deref(), location.as_deref());
         tracing::debug!(message_id = %hook.id, %error, "webhook refused");
@@ -256,32 +255,9 @@ fn classify(
 }
 
 fn request_error(error: reqwest::Error, id: &str) -> SendError {
-    // Endpoint URLs often carry a token in their query; the reason is stored and shown, so the
-    // URL stays out of it.
-    let error = error.without_url();
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    tracing::debug!(message_id = %id, error = %text, "webhook endpoint not reached");
-    if error.is_builder() {
-        SendError::Permanent(format!("the webhook request could not be built: {text}"))
-    } else {
-        SendError::Transient(format!("the webhook endpoint could not be reached: {text}"))
-    }
-}
-
-fn snippet(body: &[u8]) -> String {
-    const MAX: usize = 200;
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
+    let e = crate::http::unreached("the webhook endpoint", error);
+    tracing::debug!(message_id = %id, error = %e, "webhook endpoint not reached");
+    e
 }
 
 type HmacSha256 = Hmac<Sha256>;

@@ -43,14 +43,7 @@ async fn profile_id(state: &AppState, id: &str) -> Result<herald_core::ProfileId
 
 async fn answer(state: &AppState, id: &str) -> Result<ConsentAnswer, ApiError> {
     let p = profile_id(state, id).await?;
-    let topics: Vec<String> = state
-        .store
-        .journey_definitions()
-        .await?
-        .into_iter()
-        .filter(|r| r.live)
-        .map(|r| r.name)
-        .collect();
+    let topics = crate::preferences::topics(state).await?;
     Ok(ConsentAnswer {
         recorded: state.store.consent(p).await?,
         effective: preferences::preferences(state.store.as_ref(), p, &topics)

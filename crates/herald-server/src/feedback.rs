@@ -47,17 +47,8 @@ pub async fn email_feedback(
     let report = preferences::apply_feedback(state.store.as_ref(), &parsed, Timestamp::now())
         .await
         .map_err(crate::templates::messages_error)?;
-    wake(&state);
+    state.events_appended();
     Ok(Json(report))
-}
-
-fn wake(state: &AppState) {
-    if let Some(s) = &state.segments {
-        s.wake();
-    }
-    if let Some(j) = &state.journeys {
-        j.wake();
-    }
 }
 
 pub async fn twilio_status(
@@ -144,6 +135,6 @@ pub async fn twilio_status(
         });
     }
     state.store.commit_messages(commit).await?;
-    wake(&state);
+    state.events_appended();
     Ok(StatusCode::NO_CONTENT)
 }

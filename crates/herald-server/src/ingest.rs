@@ -75,12 +75,7 @@ async fn store(
 ) -> Result<IngestResponse, ApiError> {
     let accepted = messages.len() as u64;
     let report = state.store.append(source, messages).await?;
-    if let Some(segments) = &state.segments {
-        segments.wake();
-    }
-    if let Some(journeys) = &state.journeys {
-        journeys.wake();
-    }
+    state.events_appended();
     metrics::counter!("herald_events_ingested_total").increment(report.stored);
     metrics::counter!("herald_events_duplicate_total").increment(report.duplicates);
     metrics::counter!("herald_events_dropped_erased_total").increment(report.dropped_erased);

@@ -74,6 +74,18 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Tells the segment and journey tasks that new events are durable.
+    pub fn events_appended(&self) {
+        if let Some(s) = &self.segments {
+            s.wake();
+        }
+        if let Some(j) = &self.journeys {
+            j.wake();
+        }
+    }
+}
+
 /// All routes.
 pub fn router(state: AppState) -> Router {
     let v1 = Router::new()

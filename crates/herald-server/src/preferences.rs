@@ -120,7 +120,7 @@ pub async fn unsubscribe(
     preferences::unsubscribe(state.store.as_ref(), &message, Timestamp::now())
         .await
         .map_err(crate::templates::messages_error)?;
-    wake(&state);
+    state.events_appended();
     let body = format!(
         "<p>You will get no more {} from us. Changed your mind? \
          You can subscribe again from any message's preferences link.</p>",
@@ -129,18 +129,8 @@ pub async fn unsubscribe(
     Ok(page(StatusCode::OK, "You are unsubscribed", &body))
 }
 
-/// Lets the engines see the events a change raised.
-fn wake(state: &AppState) {
-    if let Some(s) = &state.segments {
-        s.wake();
-    }
-    if let Some(j) = &state.journeys {
-        j.wake();
-    }
-}
-
 /// The email topics people can choose from: the live journeys.
-async fn topics(state: &AppState) -> Result<Vec<String>, ApiError> {
+pub(crate) async fn topics(state: &AppState) -> Result<Vec<String>, ApiError> {
     let mut names: Vec<String> = state
         .store
         .journey_definitions()
@@ -242,7 +232,7 @@ pub async fn save_preferences(
         )
         .await
         .map_err(crate::templates::messages_error)?;
-        wake(&state);
+        state.events_appended();
     }
     let p = preferences::preferences(state.store.as_ref(), message.profile, &topics)
         .await

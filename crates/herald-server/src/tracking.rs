@@ -92,12 +92,7 @@ async fn record(
     .map_err(|r| ApiError::bad_request("invalid_event", r.to_string()))?;
     let source = state.store.named_source(TRACKING_SOURCE).await?;
     state.store.append(source, vec![parsed]).await?;
-    if let Some(s) = &state.segments {
-        s.wake();
-    }
-    if let Some(j) = &state.journeys {
-        j.wake();
-    }
+    state.events_appended();
     Ok(())
 }
 

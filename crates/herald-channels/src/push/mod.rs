@@ -56,38 +56,10 @@ fn unix_now() -> i64 {
     jiff::Timestamp::now().as_second()
 }
 
-/// Maps a failure to get any answer at all. Connection trouble and timeouts may clear up; a
-/// request that could not even be built will not.
 fn transport_error(provider: &str, err: reqwest::Error) -> crate::SendError {
-    let builder = err.is_builder();
-    // The URL goes because for APNs it holds the device token.
-    let err = err.without_url();
-    let mut detail = err.to_string();
-    // reqwest's Display leaves out the cause (connection refused, reset), which is what tells
-    // whether a provider is down.
-    let mut source = std::error::Error::source(&err);
-    while let Some(cause) = source {
-        detail.push_str(": ");
-        detail.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    if builder {
-        crate::SendError::Permanent(format!("{provider}: cannot build the request: {detail}"))
-    } else {
-        crate::SendError::Transient(format!("{provider}: {detail}"))
-    }
+    crate::http::unreached(provider, err)
 }
 
-/// Cuts a provider's error body to something fit for a log line.
 fn excerpt(body: &str) -> String {
-    const MAX: usize = 300;
-    let body = body.trim();
-    if body.len() <= MAX {
-        return body.to_owned();
-    }
-    let mut end = MAX;
-    while !body.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &body[..end])
+    crate::http::excerpt(body.as_bytes())
 }

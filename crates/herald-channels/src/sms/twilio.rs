@@ -17,7 +17,6 @@
 //! [`verify_signature`] before believing them, then read them with
 //! [`StatusCallback::from_params`].
 
-use std::error::Error as _;
 use std::fmt;
 
 use base64::Engine as _;
@@ -154,7 +153,7 @@ impl Twilio {
             .form(&form)
             .send()
             .await
-            .map_err(|e| request_error(&e))?;
+            .map_err(|e| crate::http::unreached("Twilio", e))?;
 
         let status = response.status();
         let retry_after = response
@@ -167,7 +166,7 @@ impl Twilio {
             // Twilio has already taken the message: sending it again would text the person
             // twice, so a lost answer costs only the SID.
             Err(e) if status.is_success() => {
-                tracing::warn!(message_id = %sms.id, error = %describe(&e), "Twilio accepted the message but its answer could not be read");
+                tracing::warn!(message_id = %sms.id, error = %crate::http::unreached("Twilio", e), "Twilio accepted the message but its answer could not be read");
                 return Ok(Receipt { provider_id: None });
             }
             Err(_) => Default::default(),
@@ -256,7 +255,7 @@ fn classify(status: StatusCode, body: &[u8], retry_after: Option<&str>) -> SendE
             }
         }
         None => {
-            let text = snippet(body);
+            let text = crate::http::excerpt(body);
             if !text.is_empty() {
                 reason.push_str(&format!(": {text}"));
             }
@@ -276,41 +275,6 @@ fn classify(status: StatusCode, body: &[u8], retry_after: Option<&str>) -> SendE
         reason.push_str("; check the account SID and auth token");
     }
     SendError::Permanent(reason)
-}
-
-fn request_error(error: &reqwest::Error) -> SendError {
-    if error.is_builder() {
-        SendError::Permanent(format!(
-            "the request to Twilio could not be built: {}",
-            describe(error)
-        ))
-    } else {
-        SendError::Transient(format!("Twilio could not be reached: {}", describe(error)))
-    }
-}
-
-/// reqwest's own message stops at "error sending request"; the cause (refused, timed out, TLS)
-/// is further down the chain.
-fn describe(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-/// The start of an answer that is not Twilio's JSON (a proxy's HTML page), for the reason.
-fn snippet(body: &[u8]) -> String {
-    const MAX: usize = 200;
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
 }
 
 type HmacSha1 = Hmac<Sha1>;
@@ -557,14 +521,5 @@ mod tests {
             MessageStatus::parse("something_new"),
             MessageStatus::Other("something_new".into())
         );
-    }
-
-    #[test]
-    fn snippets_are_cut_on_char_boundaries() {
-        let long = "é".repeat(500);
-        let cut = snippet(long.as_bytes());
-        assert_eq!(cut.chars().count(), 201);
-        assert!(cut.ends_with('…'));
-        assert_eq!(snippet(b"  short \n"), "short");
     }
 }

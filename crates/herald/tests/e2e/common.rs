@@ -145,11 +145,7 @@ pub fn export(dir: &Path) -> Vec<serde_json::Value> {
 }
 
 pub fn admin_get(base: &str, path: &str) -> serde_json::Value {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    block_on(async {
         let r = crate::common::client()
             .get(format!("{base}{path}"))
             .bearer_auth(ADMIN_TOKEN)
@@ -245,11 +241,7 @@ pub fn http(
     content_type: Option<&str>,
     body: Vec<u8>,
 ) -> (u16, Option<String>, String) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    block_on(async {
         let client = crate::common::client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -272,11 +264,7 @@ pub fn http(
 
 /// Posts Segment messages to `/v1/batch` with the write key.
 pub fn ingest(base: &str, events: Vec<serde_json::Value>) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    block_on(async {
         let r = crate::common::client()
             .post(format!("{base}/v1/batch"))
             .basic_auth(WRITE_KEY, Some(""))
@@ -298,4 +286,13 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Optio
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Runs a future to completion on a runtime of its own (the e2e tests are synchronous).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
 }
