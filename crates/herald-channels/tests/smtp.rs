@@ -6,6 +6,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use herald_channels::SendError;
@@ -13,6 +15,7 @@ use herald_channels::email::{
     DkimAlgorithm, DkimSigner, Email, ListUnsubscribe, SmtpConfig, SmtpSecurity, SmtpSender,
 };
 use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 fn tests_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests")
@@ -563,23 +566,91 @@ async fn pooled_connections_are_reused() {
             .send(&text_email(&format!("r{i}@example.net")))
             .await
             .unwrap();
-        // lettre returns a connection to the pool in a task of its own; let it run.
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(
         sink.message(5).1["rcpt_tos"],
         serde_json::json!(["r4@example.net"])
     );
-    let connections = sink.connections();
-    assert!(
-        (1..5).contains(&connections),
-        "{connections} connections for 5 messages"
-    );
+    // One after the other, the sends need only one connection.
+    assert_eq!(sink.connections(), 1, "connections for 5 messages");
     assert_eq!(
         sink.message(5).1["connection"],
         sink.message(1).1["connection"]
     );
     sender.shutdown().await;
+}
+
+#[tokio::test]
+async fn concurrent_sends_share_the_pool() {
+    let sink = Sink::start(&[]);
+    let sender = sender(&format!("{}?pool=2", sink.url("smtp")), None);
+    let emails: Vec<Email> = (0..8)
+        .map(|i| text_email(&format!("c{i}@example.net")))
+        .collect();
+    let sent = futures::future::join_all(emails.iter().map(|email| sender.send(email))).await;
+    for result in sent {
+        assert!(result.unwrap().provider_id.unwrap().starts_with("250 "));
+    }
+    let mut recipients: Vec<String> = (1..=8)
+        .map(|n| {
+            let (_, envelope) = sink.message(n);
+            let connection = envelope["connection"].as_u64().unwrap();
+            assert!((1..=2).contains(&connection), "{envelope}");
+            envelope["rcpt_tos"][0].as_str().unwrap().to_owned()
+        })
+        .collect();
+    recipients.sort();
+    let want: Vec<String> = (0..8).map(|i| format!("c{i}@example.net")).collect();
+    assert_eq!(recipients, want);
+    assert_eq!(sink.connections(), 2, "eight sends at once, pool=2");
+    sender.shutdown().await;
+}
+
+/// A relay on loopback that closes each connection after its first message, as relays close
+/// connections left idle. Returns its port and the number of connections it accepted.
+async fn one_message_relay() -> (u16, Arc<AtomicU32>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(AtomicU32::new(0));
+    let count = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 one-shot ESMTP\r\n").await?;
+                while let Some(line) = lines.next_line().await? {
+                    let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" => b"250 one-shot\r\n",
+                        "DATA" => {
+                            write.write_all(b"354 go ahead\r\n").await?;
+                            while lines.next_line().await?.is_some_and(|l| l != ".") {}
+                            write.write_all(b"250 2.0.0 Ok: queued\r\n").await?;
+                            return Ok(());
+                        }
+                        "QUIT" => b"221 bye\r\n",
+                        _ => b"250 OK\r\n",
+                    };
+                    write.write_all(reply).await?;
+                }
+                Ok::<_, std::io::Error>(())
+            });
+        }
+    });
+    (port, connections)
+}
+
+#[tokio::test]
+async fn an_idle_connection_the_relay_closed_is_replaced() {
+    let (port, connections) = one_message_relay().await;
+    let sender = sender(&format!("smtp://127.0.0.1:{port}?timeout=5"), None);
+    sender.send(&text_email("a@example.net")).await.unwrap();
+    // Long enough idle for the sender to check the connection before using it again.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    sender.send(&text_email("b@example.net")).await.unwrap();
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
 }
 
 /// A CA and a server certificate for 127.0.0.1 signed by it (rustls refuses a self-signed

@@ -14,8 +14,8 @@
 //! dkim_domain = "shop.example"
 //! dkim_selector = "herald"
 //! dkim_key_file = "/etc/herald/dkim.pem"
-//! concurrency = 8
-//! rate = 100          # messages per second, 0 for no limit
+//! concurrency = 8     # messages in flight (default: twice the SMTP pool)
+//! rate = 100          # messages per second (absent: no limit)
 //! [sms]
 //! twilio_url = "https://api.twilio.com"
 //! twilio_account_sid = "AC..."
@@ -233,10 +233,12 @@ pub fn delivery(file: &File) -> anyhow::Result<Delivery> {
                 "DKIM needs all three of HERALD_DKIM_DOMAIN, HERALD_DKIM_SELECTOR and HERALD_DKIM_KEY_FILE"
             ),
         };
+        // Twice the connections, so that the next messages are composed while others send.
+        let concurrency = e.concurrency.unwrap_or(2 * config.pool_size as usize);
         let smtp = SmtpSender::new(config, dkim).map_err(|e| anyhow::anyhow!("{e}"))?;
         lanes.insert(
             Channel::Email,
-            Lane::new(Arc::new(smtp), e.concurrency.unwrap_or(8), e.rate),
+            Lane::new(Arc::new(smtp), concurrency, e.rate),
         );
     }
     let s = &file.sms;

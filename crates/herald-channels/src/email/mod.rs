@@ -2,9 +2,9 @@
 
 pub mod dkim;
 pub mod feedback;
+pub mod message;
 pub mod smtp;
 
 pub use dkim::{DkimAlgorithm, DkimError, DkimSigner};
-pub use smtp::{
-    Email, ListUnsubscribe, SmtpConfig, SmtpConfigError, SmtpCredentials, SmtpSecurity, SmtpSender,
-};
+pub use message::{Email, ListUnsubscribe};
+pub use smtp::{SmtpConfig, SmtpConfigError, SmtpCredentials, SmtpSecurity, SmtpSender};

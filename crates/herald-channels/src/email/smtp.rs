@@ -1,252 +1,39 @@
-//! Email over SMTP: the MIME message Herald sends, and a pooled client for an SMTP relay.
+//! Email over SMTP: a pooled client for an SMTP relay.
 //!
-//! [`Email`] is a finished message (rendered subject, text and HTML, list-unsubscribe links);
-//! [`Email::to_message`] makes it the RFC 5322 message that goes on the wire, DKIM-signed when
-//! given a [`DkimSigner`]. [`SmtpSender`] delivers it through a relay named by a URL (see
-//! [`SmtpConfig::parse`]) over a pool of kept-open connections, and sorts failures into
-//! [`SendError`]s: 4xx replies and network trouble are transient, a rejected mailbox (5.1.x)
-//! is an invalid recipient, other 5xx replies are permanent.
+//! [`SmtpSender`] delivers [`Email`]s through a relay named by a URL (see [`SmtpConfig::parse`])
+//! over a pool of kept-open connections, and sorts failures into [`SendError`]s: 4xx replies and
+//! network trouble are transient, a rejected mailbox (5.1.x) is an invalid recipient, other 5xx
+//! replies are permanent.
+//!
+//! The SMTP conversation is lettre's ([`AsyncSmtpConnection`]), but over sockets of our own with
+//! `TCP_NODELAY`: lettre writes a message and then its `<CRLF>.<CRLF>` terminator as two
+//! segments, and with Nagle's algorithm on the terminator waits for the relay's delayed ACK: on
+//! loopback that held a connection to about 90 messages a second.
 
 use std::fmt;
+use std::io;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
 
-use lettre::message::header::{
-    self, ContentTransferEncoding, ContentType, HeaderName, HeaderValue,
+use lettre::transport::smtp as lettre_smtp;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+#[allow(deprecated)] // see `ImplicitTls`
+use lettre::transport::smtp::client::AsyncNetworkStream;
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters, TlsParametersBuilder,
 };
-use lettre::message::{Body, Mailbox, SinglePart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParametersBuilder};
 use lettre::transport::smtp::extension::ClientId;
-use lettre::transport::smtp::{self as lettre_smtp, AsyncSmtpTransportBuilder, PoolConfig};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
 
 use super::dkim::DkimSigner;
+pub use super::message::{Email, ListUnsubscribe};
 use crate::{Receipt, SendError};
-
-/// One message to one recipient, ready to send.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Email {
-    /// The Message-ID without its angle brackets (`"0b7c...@mail.example.com"`); the caller
-    /// chooses it so that replies, bounces and complaints can be matched to the send.
-    pub message_id: String,
-    /// `"Name <address>"` or a bare address.
-    pub from: String,
-    /// `"Name <address>"` or a bare address; also the envelope recipient.
-    pub to: String,
-    pub reply_to: Option<String>,
-    pub subject: String,
-    /// The HTML alternative (with its preheader already in it), or `None` for text only.
-    pub html: Option<String>,
-    /// The plain-text body, always sent (first, as the fallback alternative).
-    pub text: String,
-    pub list_unsubscribe: Option<ListUnsubscribe>,
-    /// More header fields, such as `X-Herald-Message`. Fields the message already has
-    /// (From, Subject, Content-Type, ...) are refused rather than silently replaced.
-    pub headers: Vec<(String, String)>,
-}
-
-/// The `List-Unsubscribe` links of a message (RFC 2369), with one-click unsubscription (RFC
-/// 8058) through `url`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ListUnsubscribe {
-    /// The `https://` address that unsubscribes on a POST of `List-Unsubscribe=One-Click`.
-    pub url: String,
-    /// A `mailto:` address (with or without the `mailto:`) for clients that only send mail.
-    pub mailto: Option<String>,
-}
-
-/// Header fields [`Email::to_message`] writes itself, so not accepted in [`Email::headers`].
-const OWN_HEADERS: &str = "From To Cc Bcc Sender Reply-To Subject Date Message-ID MIME-Version \
-Content-Type Content-Transfer-Encoding DKIM-Signature List-Unsubscribe List-Unsubscribe-Post";
-
-impl Email {
-    /// The message as it goes on the wire: `multipart/alternative` with the text part first and
-    /// the HTML part second (or `text/plain` alone), UTF-8, each part quoted-printable or base64
-    /// as lettre finds shorter, signed by `dkim` if given.
-    pub fn to_message(&self, dkim: Option<&DkimSigner>) -> Result<Message, SendError> {
-        let from = mailbox("From", &self.from, SendError::Permanent)?;
-        let to = mailbox("To", &self.to, SendError::InvalidRecipient)?;
-        let mut builder = Message::builder()
-            .from(from)
-            .to(to)
-            .subject(one_line(&self.subject))
-            .message_id(Some(format!("<{}>", message_id(&self.message_id)?)))
-            .date_now();
-        if let Some(reply_to) = &self.reply_to {
-            let reply_to = mailbox("Reply-To", reply_to, SendError::Permanent)?;
-            builder = builder.reply_to(reply_to);
-        }
-        if let Some(unsubscribe) = &self.list_unsubscribe {
-            builder = builder
-                .raw_header(HeaderValue::new(
-                    HeaderName::new_from_ascii_str("List-Unsubscribe"),
-                    list_unsubscribe_value(unsubscribe)?,
-                ))
-                .raw_header(HeaderValue::new(
-                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
-                    "List-Unsubscribe=One-Click".to_owned(),
-                ));
-        }
-        for (name, value) in &self.headers {
-            builder = builder.raw_header(extra_header(name, value)?);
-        }
-        // The body's own header fields (Content-Type, Content-Transfer-Encoding) are set on the
-        // message rather than left to a lettre MIME part: lettre's DKIM signer sees only the
-        // message's header fields, so a Content-Type written by a part would be named in the
-        // signature's h= but left out of its hash, and the signature would fail.
-        let builder = builder.header(header::MIME_VERSION_1_0);
-        let built = match &self.html {
-            None => builder
-                .header(ContentType::TEXT_PLAIN)
-                .body(self.text.clone()),
-            Some(html) => {
-                let (content_type, body) = alternative(&self.text, html);
-                builder.header(content_type).body(body)
-            }
-        };
-        let mut message =
-            built.map_err(|e| SendError::Permanent(format!("the message cannot be built: {e}")))?;
-        if let Some(dkim) = dkim {
-            dkim.sign(&mut message);
-        }
-        Ok(message)
-    }
-}
-
-fn mailbox(field: &str, value: &str, error: fn(String) -> SendError) -> Result<Mailbox, SendError> {
-    value.trim().parse().map_err(|e| {
-        error(format!(
-            "{field} {value:?} is not an address ({e}); accepted: \"name@example.com\" or \
-             \"Name <name@example.com>\""
-        ))
-    })
-}
-
-/// A header field value must stay on one line: a line break from a template is a space.
-fn one_line(s: &str) -> String {
-    s.split(['\r', '\n'])
-        .filter(|part| !part.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The id between the angle brackets, checked to be `left@right` without spaces or brackets
-/// (RFC 5322's msg-id, loosely). Brackets given anyway are taken off.
-fn message_id(id: &str) -> Result<&str, SendError> {
-    let id = id.trim();
-    let id = id
-        .strip_prefix('<')
-        .and_then(|id| id.strip_suffix('>'))
-        .unwrap_or(id);
-    let well_formed = id
-        .split_once('@')
-        .is_some_and(|(left, right)| !left.is_empty() && !right.is_empty() && !right.contains('@'))
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !b"<>\"\\".contains(&b));
-    if well_formed {
-        Ok(id)
-    } else {
-        Err(SendError::Permanent(format!(
-            "Message-ID {id:?} is not usable: it must look like \"unique-part@domain\" \
-             (printable ASCII without spaces, quotes or angle brackets)"
-        )))
-    }
-}
-
-fn list_unsubscribe_value(links: &ListUnsubscribe) -> Result<String, SendError> {
-    // Angle brackets delimit each link, so neither they nor spaces may appear inside one.
-    let clean = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>')
-    };
-    let url = links.url.trim();
-    let lower = url.to_ascii_lowercase();
-    // RFC 8058 wants https; plain http is let through only for a server on this machine, which
-    // is what development and tests run (no mailbox provider will ever reach it anyway).
-    let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-        .iter()
-        .any(|p| {
-            lower.starts_with(p) && matches!(lower.as_bytes().get(p.len()), Some(b':' | b'/'))
-        });
-    if !(lower.starts_with("https://") || local) || !clean(url) {
-        return Err(SendError::Permanent(format!(
-            "List-Unsubscribe URL {url:?} is not usable: one-click unsubscription (RFC 8058) \
-             needs an https:// URL (http:// only on 127.0.0.1 or localhost) in printable ASCII \
-             without spaces or angle brackets; set HERALD_PUBLIC_URL"
-        )));
-    }
-    let mut value = format!("<{url}>");
-    if let Some(mailto) = &links.mailto {
-        let mailto = mailto.trim();
-        let mailto = match mailto.get(..7) {
-            Some(scheme) if scheme.eq_ignore_ascii_case("mailto:") => mailto.to_owned(),
-            _ => format!("mailto:{mailto}"),
-        };
-        if !clean(&mailto) || !mailto.contains('@') {
-            return Err(SendError::Permanent(format!(
-                "List-Unsubscribe mailto {mailto:?} is not usable: it must be an address \
-                 (percent-encode spaces and other characters in the subject or body)"
-            )));
-        }
-        value.push_str(&format!(", <{mailto}>"));
-    }
-    Ok(value)
-}
-
-fn extra_header(name: &str, value: &str) -> Result<HeaderValue, SendError> {
-    // RFC 5322 field names: printable ASCII except ':'. lettre's own check lets control
-    // characters through.
-    let valid_name = !name.is_empty()
-        && name.len() <= 76
-        && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
-    if !valid_name {
-        return Err(SendError::Permanent(format!(
-            "header name {name:?} is not usable: printable ASCII without spaces or ':'"
-        )));
-    }
-    if OWN_HEADERS
-        .split_ascii_whitespace()
-        .any(|own| own.eq_ignore_ascii_case(name))
-    {
-        return Err(SendError::Permanent(format!(
-            "header {name:?} is written from the email's own fields and cannot be given in \
-             `headers`"
-        )));
-    }
-    let name = HeaderName::new_from_ascii(name.to_owned())
-        .map_err(|_| SendError::Permanent(format!("header name {name:?} is not usable")))?;
-    Ok(HeaderValue::new(name, one_line(value)))
-}
-
-/// `multipart/alternative` of the text and the HTML, as the Content-Type of the message and its
-/// already encoded body.
-fn alternative(text: &str, html: &str) -> (ContentType, Body) {
-    // "=_" cannot occur in quoted-printable or base64 output, so the boundary cannot collide
-    // with an encoded part; the random rest covers 7bit parts.
-    let boundary = format!("=_herald_{}", uuid::Uuid::new_v4().simple());
-    let mut body = Vec::with_capacity(text.len() + html.len() + 512);
-    for part in [
-        SinglePart::plain(text.to_owned()),
-        SinglePart::html(html.to_owned()),
-    ] {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        body.extend_from_slice(&part.formatted());
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    let content_type =
-        ContentType::parse(&format!("multipart/alternative; boundary=\"{boundary}\""))
-            .expect("a multipart content type with a quoted boundary parses");
-    // Every part is 7bit, quoted-printable or base64, so the whole is 7bit ASCII with short
-    // lines; lettre would otherwise re-encode it, which a multipart body must not be.
-    debug_assert!(body.is_ascii());
-    (
-        content_type,
-        Body::dangerous_pre_encoded(body, ContentTransferEncoding::SevenBit),
-    )
-}
 
 /// How the connection to the relay is protected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -471,15 +258,44 @@ fn percent_decode(s: &str) -> Option<String> {
 
 /// Sends [`Email`]s through one SMTP relay over pooled connections.
 ///
-/// Use and drop it inside a Tokio runtime: lettre's pool runs (and on drop, spawns) tasks.
+/// At most `pool_size` connections are open at once: a send takes an idle connection or opens
+/// one, and waits its turn while all are busy. Sends need a Tokio runtime.
 pub struct SmtpSender {
     config: SmtpConfig,
-    builder: AsyncSmtpTransportBuilder,
-    /// The pool, built on first use (lettre's pool starts a Tokio task when it is made, and a
-    /// sender may be made before the runtime runs) and again after a send timed out.
-    transport: Mutex<Option<AsyncSmtpTransport<Tokio1Executor>>>,
+    tls: Tls,
+    hello: ClientId,
+    credentials: Option<Credentials>,
+    /// One permit for each connection that may be open.
+    permits: Semaphore,
+    /// Connections between sends, the most recently used last.
+    idle: Mutex<Vec<Idle>>,
     dkim: Option<DkimSigner>,
 }
+
+/// How a connection starts TLS, with what to check the relay's certificate against.
+enum Tls {
+    None,
+    /// STARTTLS when the relay offers it.
+    Opportunistic(TlsParameters),
+    /// STARTTLS, or no connection.
+    Required(TlsParameters),
+    /// TLS from the first byte.
+    Implicit(TlsParameters),
+}
+
+struct Idle {
+    conn: AsyncSmtpConnection,
+    since: Instant,
+}
+
+/// A connection idle for longer is closed rather than reused (the idle timeout of lettre's own
+/// pool): relays close quiet connections themselves sooner or later.
+const MAX_IDLE: Duration = Duration::from_secs(60);
+
+/// A connection idle for longer is asked NOOP before it takes a message, so that one the relay
+/// closed in the meantime is replaced instead of failing the send. Under load connections are
+/// reused sooner, and the round trip is saved.
+const CHECK_IDLE: Duration = Duration::from_secs(1);
 
 impl SmtpSender {
     /// A sender for the relay of `config`, signing with `dkim` if given. Nothing connects yet;
@@ -491,27 +307,25 @@ impl SmtpSender {
         let tls = match config.security {
             SmtpSecurity::Opportunistic => Tls::Opportunistic(tls_parameters(&config)?),
             SmtpSecurity::StartTls => Tls::Required(tls_parameters(&config)?),
-            SmtpSecurity::Implicit => Tls::Wrapper(tls_parameters(&config)?),
+            SmtpSecurity::Implicit => Tls::Implicit(tls_parameters(&config)?),
             SmtpSecurity::None => Tls::None,
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host)
-            .port(config.port)
-            .tls(tls)
-            .timeout(Some(config.timeout))
-            .pool_config(PoolConfig::new().max_size(config.pool_size));
-        if let Some(credentials) = &config.credentials {
-            builder = builder.credentials(Credentials::new(
-                credentials.username.clone(),
-                credentials.password.clone(),
-            ));
-        }
-        if let Some(hello) = &config.hello_name {
-            builder = builder.hello_name(ClientId::Domain(hello.clone()));
-        }
+        // Without a name, lettre's default: the address literal `[127.0.0.1]`.
+        let hello = config
+            .hello_name
+            .clone()
+            .map_or_else(ClientId::default, ClientId::Domain);
+        let credentials = config
+            .credentials
+            .as_ref()
+            .map(|c| Credentials::new(c.username.clone(), c.password.clone()));
         Ok(SmtpSender {
+            tls,
+            hello,
+            credentials,
+            permits: Semaphore::new(config.pool_size.max(1) as usize),
+            idle: Mutex::new(Vec::new()),
             config,
-            builder,
-            transport: Mutex::new(None),
             dkim,
         })
     }
@@ -535,54 +349,219 @@ impl SmtpSender {
     /// `"250 2.0.0 Ok: queued as 4Z1x"`.
     pub async fn send(&self, email: &Email) -> Result<Receipt, SendError> {
         let message = email.to_message(self.dkim.as_ref())?;
-        let transport = self
-            .slot()
-            .get_or_insert_with(|| self.builder.clone().build())
-            .clone();
-        // lettre bounds only the connect with its timeout; a relay that stops answering
-        // mid-conversation would hold this send forever without this one.
-        let sent = tokio::time::timeout(self.config.timeout, transport.send(message)).await;
+        let raw = message.formatted();
+        // Waiting for a busy pool is not the relay being slow: the timeout starts after.
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        let sent = tokio::time::timeout(self.config.timeout, async {
+            let mut conn = self.connection().await?;
+            // A connection whose send failed is dropped here: lettre has already ended a
+            // refused transaction with QUIT, and one that failed otherwise is not to be trusted.
+            let response = conn
+                .send(message.envelope(), &raw)
+                .await
+                .map_err(classify)?;
+            Ok((conn, response))
+        })
+        .await;
         match sent {
-            Ok(Ok(response)) => {
+            Ok(Ok((conn, response))) => {
+                self.park(conn);
                 let text = response.message().collect::<Vec<_>>().join(" ");
                 Ok(Receipt {
                     provider_id: Some(format!("{} {text}", response.code())),
                 })
             }
-            Ok(Err(e)) => Err(classify(&e)),
-            Err(_) => {
-                // lettre puts the connection of the abandoned send back in its pool in the
-                // middle of a transaction, where the next send would read the replies meant
-                // for this one. A new pool for later sends; the old one closes its connections.
-                if let Some(stale) = self.slot().take() {
-                    let limit = self.config.timeout;
-                    tokio::spawn(async move {
-                        let _ = tokio::time::timeout(limit, stale.shutdown()).await;
-                    });
-                }
-                Err(SendError::Transient(format!(
-                    "SMTP relay {}:{} did not finish within {}s",
-                    self.config.host,
-                    self.config.port,
-                    self.config.timeout.as_secs()
-                )))
+            Ok(Err(e)) => Err(e),
+            // The connection went with the abandoned future, closed in the middle of a
+            // transaction: reused, it would read the replies meant for this send.
+            Err(_) => Err(SendError::Transient(format!(
+                "SMTP relay {}:{} did not finish within {}s",
+                self.config.host,
+                self.config.port,
+                self.config.timeout.as_secs()
+            ))),
+        }
+    }
+
+    /// An idle connection that still answers, or a new one.
+    async fn connection(&self) -> Result<AsyncSmtpConnection, SendError> {
+        while let Some(Idle { mut conn, since }) = self.take_idle() {
+            let idle = since.elapsed();
+            if conn.has_broken() || idle > MAX_IDLE {
+                continue;
+            }
+            if idle < CHECK_IDLE || conn.test_connected().await {
+                return Ok(conn);
             }
         }
+        self.open().await
     }
 
-    fn slot(&self) -> std::sync::MutexGuard<'_, Option<AsyncSmtpTransport<Tokio1Executor>>> {
-        // Only ever held to clone or swap the handle, so a panic cannot leave it half-changed.
-        self.transport
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    fn take_idle(&self) -> Option<Idle> {
+        self.idle_list().pop()
     }
 
-    /// Closes the pooled connections (politely, with QUIT, for at most the timeout).
-    pub async fn shutdown(&self) {
-        let transport = self.slot().take();
-        if let Some(transport) = transport {
-            let _ = tokio::time::timeout(self.config.timeout, transport.shutdown()).await;
+    /// Keeps `conn` for the next send, and closes connections idle for too long.
+    fn park(&self, conn: AsyncSmtpConnection) {
+        let mut idle = self.idle_list();
+        idle.retain(|i| i.since.elapsed() <= MAX_IDLE);
+        idle.push(Idle {
+            conn,
+            since: Instant::now(),
+        });
+    }
+
+    fn idle_list(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
+        // Never held across an await, and a push or pop cannot be left half-done by a panic.
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Connects, greets (EHLO), starts TLS as configured and logs in.
+    async fn open(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let tcp = self.connect().await?;
+        let stream: Box<dyn AsyncTokioStream> = match &self.tls {
+            Tls::Implicit(tls) => Box::new(
+                ImplicitTls::handshake(tcp, tls.clone())
+                    .await
+                    .map_err(classify)?,
+            ),
+            _ => Box::new(tcp),
+        };
+        let mut conn = AsyncSmtpConnection::connect_with_transport(stream, &self.hello)
+            .await
+            .map_err(classify)?;
+        match &self.tls {
+            // lettre refuses with a client error when the relay does not offer STARTTLS.
+            Tls::Required(tls) => conn.starttls(tls.clone(), &self.hello).await,
+            Tls::Opportunistic(tls) if conn.can_starttls() => {
+                conn.starttls(tls.clone(), &self.hello).await
+            }
+            _ => Ok(()),
         }
+        .map_err(classify)?;
+        if let Some(credentials) = &self.credentials {
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+                .await
+                .map_err(classify)?;
+        }
+        Ok(conn)
+    }
+
+    /// A TCP connection to the relay, trying each of its addresses in turn.
+    async fn connect(&self) -> Result<TcpStream, SendError> {
+        let SmtpConfig {
+            host,
+            port,
+            timeout,
+            ..
+        } = &self.config;
+        let failed = |why: String| {
+            SendError::Transient(format!(
+                "SMTP relay: cannot connect to {host}:{port}: {why}"
+            ))
+        };
+        let addresses = tokio::net::lookup_host((host.as_str(), *port))
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let mut last = None;
+        for address in addresses {
+            match tokio::time::timeout(*timeout, TcpStream::connect(address)).await {
+                Ok(Ok(tcp)) => {
+                    // See the module's documentation: without it, every message waits for the
+                    // relay's delayed ACK before its terminator goes out.
+                    tcp.set_nodelay(true).map_err(|e| failed(e.to_string()))?;
+                    return Ok(tcp);
+                }
+                Ok(Err(e)) => last = Some(e.to_string()),
+                Err(_) => last = Some(format!("no answer within {}s", timeout.as_secs())),
+            }
+        }
+        Err(failed(
+            last.unwrap_or_else(|| "the name has no address".into()),
+        ))
+    }
+
+    /// Waits (at most the timeout) for sends under way to give back their connections, then
+    /// closes the idle ones politely, with QUIT (again for at most the timeout). The sender
+    /// stays usable: a later send connects again.
+    pub async fn shutdown(&self) {
+        let limit = self.config.timeout;
+        let all = self.permits.acquire_many(self.config.pool_size.max(1));
+        let held = tokio::time::timeout(limit, all).await;
+        let idle = std::mem::take(&mut *self.idle_list());
+        let quits = idle
+            .into_iter()
+            .map(|Idle { mut conn, .. }| async move { conn.abort().await });
+        let _ = tokio::time::timeout(limit, futures::future::join_all(quits)).await;
+        drop(held);
+    }
+}
+
+/// TLS from the first byte over our own socket, as the Tokio stream that
+/// [`AsyncSmtpConnection::connect_with_transport`] takes.
+///
+/// lettre 0.11 makes such a stream only with `AsyncNetworkStream`, public but deprecated ("not
+/// meant to be made public"); the handshake is lettre's, with the same parameters as STARTTLS,
+/// so certificates are checked and failures reported alike. It speaks futures-io; this adapts it
+/// to Tokio's traits.
+#[allow(deprecated)]
+#[derive(Debug)]
+struct ImplicitTls(AsyncNetworkStream);
+
+#[allow(deprecated)]
+impl ImplicitTls {
+    async fn handshake(
+        tcp: TcpStream,
+        tls: TlsParameters,
+    ) -> Result<ImplicitTls, lettre_smtp::Error> {
+        let mut stream = AsyncNetworkStream::use_existing_tokio1(Box::new(tcp));
+        stream.upgrade_tls(tls).await?;
+        Ok(ImplicitTls(stream))
+    }
+}
+
+impl AsyncRead for ImplicitTls {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let unfilled = buf.initialize_unfilled();
+        let n = ready!(futures::io::AsyncRead::poll_read(
+            Pin::new(&mut self.0),
+            cx,
+            unfilled
+        ))?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for ImplicitTls {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        futures::io::AsyncWrite::poll_write(Pin::new(&mut self.0), cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        futures::io::AsyncWrite::poll_flush(Pin::new(&mut self.0), cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        futures::io::AsyncWrite::poll_close(Pin::new(&mut self.0), cx)
+    }
+}
+
+impl AsyncTokioStream for ImplicitTls {
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.0.peer_addr()
     }
 }
 
@@ -595,9 +574,7 @@ impl fmt::Debug for SmtpSender {
     }
 }
 
-fn tls_parameters(
-    config: &SmtpConfig,
-) -> Result<lettre_smtp::client::TlsParameters, SmtpConfigError> {
+fn tls_parameters(config: &SmtpConfig) -> Result<TlsParameters, SmtpConfigError> {
     let mut builder = TlsParametersBuilder::new(config.host.clone());
     if let Some(path) = &config.ca_file {
         let pem = std::fs::read(path).map_err(|e| {
@@ -617,7 +594,7 @@ fn tls_parameters(
 }
 
 /// Sorts a failed send by whether trying again can help.
-fn classify(e: &lettre_smtp::Error) -> SendError {
+fn classify(e: lettre_smtp::Error) -> SendError {
     let text = e.to_string();
     if e.is_transient() || e.is_timeout() {
         return SendError::Transient(format!("SMTP relay: {text}"));
@@ -625,7 +602,7 @@ fn classify(e: &lettre_smtp::Error) -> SendError {
     if let Some(code) = e.status().filter(|_| e.is_permanent()) {
         let code = u16::from(code);
         // The enhanced status code (RFC 3463) starts the reply text when the server has them.
-        let reply = std::error::Error::source(e)
+        let reply = std::error::Error::source(&e)
             .map(|s| s.to_string())
             .unwrap_or_default();
         if rejects_mailbox(code, &reply) {
@@ -635,7 +612,7 @@ fn classify(e: &lettre_smtp::Error) -> SendError {
         }
         return SendError::Permanent(format!("the relay refused the message: {code} {reply}"));
     }
-    if e.is_client() || e.is_tls() || tls_refused(e) {
+    if e.is_client() || e.is_tls() || tls_refused(&e) {
         // A client error is lettre refusing (STARTTLS required but not offered, no common
         // AUTH mechanism, 8-bit content the server cannot take); a TLS error is an untrusted
         // certificate or TLS spoken to a plain port. Like bad credentials, retrying the same
