@@ -15,7 +15,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
@@ -269,7 +269,8 @@ pub struct SmtpSender {
     permits: Semaphore,
     /// Connections between sends, the most recently used last.
     idle: Mutex<Vec<Idle>>,
-    dkim: Option<DkimSigner>,
+    /// Shared with the blocking threads that sign.
+    dkim: Option<Arc<DkimSigner>>,
 }
 
 /// How a connection starts TLS, with what to check the relay's certificate against.
@@ -326,7 +327,7 @@ impl SmtpSender {
             permits: Semaphore::new(config.pool_size.max(1) as usize),
             idle: Mutex::new(Vec::new()),
             config,
-            dkim,
+            dkim: dkim.map(Arc::new),
         })
     }
 
@@ -336,20 +337,37 @@ impl SmtpSender {
 
     /// The signer, for showing the DNS record it needs.
     pub fn dkim(&self) -> Option<&DkimSigner> {
-        self.dkim.as_ref()
+        self.dkim.as_deref()
     }
 
     /// The exact bytes [`Self::send`] would hand the relay for `email` (Date, boundary and
     /// signature time differ from call to call).
     pub fn formatted(&self, email: &Email) -> Result<Vec<u8>, SendError> {
-        Ok(email.to_message(self.dkim.as_ref())?.formatted())
+        Ok(email.to_message(self.dkim.as_deref())?.formatted())
     }
 
     /// Sends `email`; the receipt's `provider_id` is the relay's reply, such as
     /// `"250 2.0.0 Ok: queued as 4Z1x"`.
     pub async fn send(&self, email: &Email) -> Result<Receipt, SendError> {
-        let message = email.to_message(self.dkim.as_ref())?;
-        let raw = message.formatted();
+        let (message, raw) = match &self.dkim {
+            // A signature is CPU work (milliseconds for RSA): on a blocking thread, so that
+            // signing uses every core and never stalls the sends in flight.
+            Some(dkim) => {
+                let (dkim, email) = (dkim.clone(), email.clone());
+                tokio::task::spawn_blocking(move || {
+                    let message = email.to_message(Some(&dkim))?;
+                    let raw = message.formatted();
+                    Ok::<_, SendError>((message, raw))
+                })
+                .await
+                .map_err(|e| SendError::Transient(format!("signing was interrupted: {e}")))??
+            }
+            None => {
+                let message = email.to_message(None)?;
+                let raw = message.formatted();
+                (message, raw)
+            }
+        };
         // Waiting for a busy pool is not the relay being slow: the timeout starts after.
         let _permit = self
             .permits
