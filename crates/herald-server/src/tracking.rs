@@ -106,8 +106,14 @@ pub async fn open(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let early =
-        Timestamp::now().as_second() - message.created_at.as_second() < MACHINE_OPEN_SECONDS;
+    // Seconds after the mail reached the relay; a message not (yet) delivered counts from when
+    // it was queued.
+    let sent = message
+        .delivery
+        .as_ref()
+        .filter(|d| d.state == herald_store::DeliveryState::Delivered)
+        .map_or(message.created_at, |d| d.updated_at);
+    let early = Timestamp::now().as_second() - sent.as_second() < MACHINE_OPEN_SECONDS;
     let machine = early || PROXY_AGENTS.iter().any(|p| agent.contains(p));
     let mut properties = Map::new();
     properties.insert("machine".into(), json!(machine));
