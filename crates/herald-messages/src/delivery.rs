@@ -276,7 +276,13 @@ impl Dispatcher {
         loop {
             let outcome = self.round(Timestamp::now()).await;
             let pause = match outcome {
-                Ok(r) if r.claimed > 0 => continue,
+                // More may be due at once; but a long backlog must not hold up a shutdown.
+                Ok(r) if r.claimed > 0 => {
+                    if futures::FutureExt::now_or_never(&mut shutdown).is_some() {
+                        return;
+                    }
+                    continue;
+                }
                 Ok(_) => match self.store.next_delivery_due(self.channels()).await {
                     Ok(Some(due)) => Duration::from_millis(
                         (due.as_millisecond() - Timestamp::now().as_millisecond()).clamp(10, 60_000)
