@@ -65,12 +65,19 @@ fn identified(profile: &Profile, mut body: Value, at: Timestamp) -> Option<Messa
     }
 }
 
-/// Properties naming a message, as the email spec has them.
-pub fn about(message: &herald_store::OutboxMessage) -> Map<String, Value> {
+/// Properties naming a message, as the email spec has them: `email_id`, `campaign_id` (the
+/// journey), `campaign_name` (the template).
+pub fn email_spec(message: &herald_store::OutboxMessage) -> Map<String, Value> {
     let mut p = Map::new();
     p.insert("email_id".into(), json!(message.id));
     p.insert("campaign_id".into(), json!(message.journey));
     p.insert("campaign_name".into(), json!(message.template));
+    p
+}
+
+/// [`email_spec`] and the message's `channel`, for events about any channel's messages.
+pub fn about(message: &herald_store::OutboxMessage) -> Map<String, Value> {
+    let mut p = email_spec(message);
     p.insert("channel".into(), json!(message.channel));
     p
 }

@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, StatusCode};
 use herald_channels::email::feedback;
 use herald_channels::sms::twilio::{self, StatusCallback};
 use herald_core::Timestamp;
-use herald_core::consent::{Consent, ConsentKey};
+use herald_core::consent::Consent;
 use herald_messages::events;
 use herald_messages::preferences::{self, FeedbackReport};
 use herald_store::{ConsentChange, MessageCommit};
@@ -126,7 +126,7 @@ pub async fn twilio_status(
         commit.consent.push(ConsentChange {
             profile: person.id,
             consent: Consent {
-                channel: ConsentKey::channel(herald_core::Channel::Sms).channel,
+                channel: herald_core::Channel::Sms,
                 topic: String::new(),
                 subscribed: false,
                 source: "carrier_stop".into(),

@@ -349,39 +349,36 @@ pub async fn list_messages(
         ));
     }
     let after = query.after.unwrap_or(0);
-    if let Some(s) = &query.state {
-        let state_filter = DeliveryState::parse(s).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_query",
-                format!("state must be pending, delivered, suppressed or failed, not `{s}`"),
-            )
-        })?;
-        if query.profile.is_some() {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "give either state or profile, not both",
-            ));
-        }
-        let messages = state
-            .store
-            .deliveries_in_state(state_filter, after, limit)
-            .await?;
-        let next = (messages.len() == limit)
-            .then(|| messages.last().map(|m| m.seq))
-            .flatten();
-        return Ok(Json(MessagesPage { messages, next }));
-    }
-    let profile = match &query.profile {
-        Some(id) => Some(
+    let messages = match &query.state {
+        Some(s) => {
+            let wanted = DeliveryState::parse(s).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("state must be pending, delivered, suppressed or failed, not `{s}`"),
+                )
+            })?;
+            if query.profile.is_some() {
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    "give either state or profile, not both",
+                ));
+            }
             state
                 .store
-                .resolve(id)
+                .deliveries_in_state(wanted, after, limit)
                 .await?
-                .ok_or_else(|| ApiError::not_found(format!("nobody is known as `{id}`")))?,
-        ),
-        None => None,
+        }
+        None => {
+            let profile =
+                match &query.profile {
+                    Some(id) => Some(state.store.resolve(id).await?.ok_or_else(|| {
+                        ApiError::not_found(format!("nobody is known as `{id}`"))
+                    })?),
+                    None => None,
+                };
+            state.store.outbox(after, limit, profile).await?
+        }
     };
-    let messages = state.store.outbox(after, limit, profile).await?;
     let next = (messages.len() == limit)
         .then(|| messages.last().map(|m| m.seq))
         .flatten();

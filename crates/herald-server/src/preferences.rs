@@ -29,15 +29,9 @@ async fn message_of(
     token: &str,
     purpose: LinkPurpose,
 ) -> Result<OutboxMessage, ApiError> {
-    let key = state.links.as_ref().ok_or_else(not_found)?;
-    let t = key
-        .verify(token)
-        .filter(|t| t.purpose == purpose)
-        .ok_or_else(not_found)?;
-    state
-        .store
-        .outbox_message(&t.message_id)
+    crate::tracking::signed_message(state, token, purpose)
         .await?
+        .map(|(_, m)| m)
         .ok_or_else(not_found)
 }
 

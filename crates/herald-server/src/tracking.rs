@@ -38,23 +38,36 @@ fn not_found() -> ApiError {
     ApiError::not_found("no such tracking link".to_owned())
 }
 
-/// The message a token of `purpose` names, if the token is genuine.
+/// The message a token of `purpose` names, if the token is genuine and the message still
+/// exists; the tracking routes and the unsubscribe and preference pages all start here.
+pub(crate) async fn signed_message(
+    state: &AppState,
+    token: &str,
+    purpose: LinkPurpose,
+) -> Result<Option<(LinkToken, OutboxMessage)>, ApiError> {
+    let Some(t) = state
+        .links
+        .as_ref()
+        .and_then(|key| key.verify(token))
+        .filter(|t| t.purpose == purpose)
+    else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .outbox_message(&t.message_id)
+        .await?
+        .map(|m| (t, m)))
+}
+
 async fn message_of(
     state: &AppState,
     token: &str,
     purpose: LinkPurpose,
 ) -> Result<(LinkToken, OutboxMessage), ApiError> {
-    let key = state.links.as_ref().ok_or_else(not_found)?;
-    let t = key
-        .verify(token)
-        .filter(|t| t.purpose == purpose)
-        .ok_or_else(not_found)?;
-    let message = state
-        .store
-        .outbox_message(&t.message_id)
+    signed_message(state, token, purpose)
         .await?
-        .ok_or_else(not_found)?;
-    Ok((t, message))
+        .ok_or_else(not_found)
 }
 
 /// Appends a tracking event of the message's recipient (who may have been erased since).
@@ -72,24 +85,12 @@ async fn record(
     else {
         return Ok(());
     };
-    properties.insert("email_id".into(), json!(message.id));
-    properties.insert("campaign_id".into(), json!(message.journey));
-    properties.insert("campaign_name".into(), json!(message.template));
-    let mut body = json!({
-        "type": "track",
-        "event": event,
-        "properties": properties,
-        "timestamp": Timestamp::now().to_string(),
-    });
-    match (&profile.user_id, profile.anonymous_ids.first()) {
-        (Some(user), _) => body["userId"] = json!(user),
-        (None, Some(anonymous)) => body["anonymousId"] = json!(anonymous),
-        (None, None) => return Ok(()),
-    }
-    let parsed = herald_core::parse::parse_line(&body.to_string(), Timestamp::now(), &mut || {
-        format!("trk-{}", uuid::Uuid::new_v4())
-    })
-    .map_err(|r| ApiError::bad_request("invalid_event", r.to_string()))?;
+    properties.extend(herald_messages::events::email_spec(message));
+    let now = Timestamp::now();
+    let id = format!("trk-{}", uuid::Uuid::new_v4());
+    let Some(parsed) = herald_messages::events::track(&profile, event, properties, &id, now) else {
+        return Ok(());
+    };
     let source = state.store.named_source(TRACKING_SOURCE).await?;
     state.store.append(source, vec![parsed]).await?;
     state.events_appended();
