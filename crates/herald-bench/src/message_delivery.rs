@@ -19,6 +19,7 @@ use herald_channels::email::{DkimSigner, SmtpConfig, SmtpSender};
 use herald_core::credentials::Secret;
 use herald_core::links::{LinkKey, LinkPurpose, LinkToken};
 use herald_core::{Channel, ProfileId, Timestamp};
+use herald_merchandising::{Merchandiser, Recommender};
 use herald_messages::compose::Sender;
 use herald_messages::delivery::{Dispatcher, Lane, Policy};
 use herald_store::{JourneyCommit, NewStore, OutboxMessage, OutboxStatus, Store};
@@ -48,6 +49,10 @@ struct Args {
     hits: usize,
     #[arg(long, default_value_t = 32)]
     clients: usize,
+    /// `welcome_1` (traits only), or `recommendations`: four "recommended for you" products per
+    /// email from a 500-product catalog and a model over six product views per person.
+    #[arg(long, default_value = "welcome_1")]
+    template: String,
 }
 
 /// Accepts everything, counts messages.
@@ -154,6 +159,14 @@ async fn main() -> anyhow::Result<()> {
     }
     herald_messages::templates::apply(store.as_ref(), &herald_content::library(), false, now)
         .await?;
+    let recommending = match args.template.as_str() {
+        "welcome_1" => false,
+        "recommendations" => true,
+        other => anyhow::bail!("--template must be welcome_1 or recommendations, not {other}"),
+    };
+    if recommending {
+        shop(store.as_ref(), source, args.messages, now).await?;
+    }
     let ids: Vec<ProfileId> = {
         let mut v = Vec::with_capacity(args.messages);
         for i in 0..args.messages {
@@ -169,11 +182,11 @@ async fn main() -> anyhow::Result<()> {
                 id: format!("welcome_series.1.{p}.0"),
                 profile: *p,
                 journey: "welcome_series".into(),
+                template: args.template.clone(),
                 version: 1,
                 instance: p.to_string(),
                 step: 0,
                 channel: "email".into(),
-                template: "welcome_1".into(),
                 class: "marketing".into(),
                 status: OutboxStatus::Queued,
                 reason: None,
@@ -215,7 +228,18 @@ async fn main() -> anyhow::Result<()> {
             .cloned()
             .unwrap_or_default(),
     };
-    let dispatcher = Dispatcher::new(dyn_store.clone(), lanes, sender, Policy::default()).await?;
+    let mut dispatcher =
+        Dispatcher::new(dyn_store.clone(), lanes, sender, Policy::default()).await?;
+    let mut model_seconds = 0.0;
+    if recommending {
+        let started = Instant::now();
+        let recommender = Recommender::load(store.as_ref(), Default::default(), &|_, _| {}).await?;
+        model_seconds = started.elapsed().as_secs_f64();
+        let four = recommender.read(|m| m.for_you(ids[0], now, 4).items.len());
+        anyhow::ensure!(four == 4, "the model recommends {four} products, not 4");
+        dispatcher = dispatcher
+            .with_merchandise(Arc::new(Merchandiser::new(dyn_store.clone(), recommender)));
+    }
     let started = Instant::now();
     let mut rounds = 0;
     loop {
@@ -295,6 +319,8 @@ async fn main() -> anyhow::Result<()> {
         json!({
             "messages": args.messages,
             "dkim": args.dkim,
+            "template": args.template,
+            "model_build_seconds": model_seconds,
             "pool": args.pool,
             "rounds": rounds,
             "seconds": seconds,
@@ -314,4 +340,56 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// The generator's catalog, and six product views per person in one of its categories, so that
+/// every person has "recommended for you" products.
+async fn shop(
+    store: &SqliteStore,
+    source: herald_core::SourceId,
+    people: usize,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    let products = herald_generate::catalog(1);
+    let items = products
+        .iter()
+        .map(|p| herald_catalog::Item {
+            product_id: p.id.clone(),
+            name: Some(p.name.clone()),
+            url: Some(p.url.clone()),
+            image_url: Some(p.image_url.clone()),
+            price: Some(p.price),
+            currency: Some("USD".into()),
+            category: Some(p.category.clone()),
+            brand: Some(p.brand.clone()),
+            stock: Some(p.stock.max(1)),
+            attributes: Default::default(),
+            updated_at: now,
+        })
+        .collect();
+    store
+        .commit_catalog(herald_store::CatalogCommit {
+            items,
+            events: Vec::new(),
+        })
+        .await?;
+    let per_category = products.len() / 8;
+    for chunk in (0..people).collect::<Vec<_>>().chunks(2_000) {
+        let mut msgs = Vec::new();
+        for &i in chunk {
+            let category = i % 8;
+            for k in 0..6 {
+                let p = &products[category * per_category + (i * 7 + k * 13) % per_category];
+                let line = json!({"type": "track", "userId": format!("u{i}"), "event": "Product Viewed",
+                    "messageId": format!("view-{i}-{k}"), "timestamp": (now - jiff::SignedDuration::from_hours(k as i64 + 1)).to_string(),
+                    "properties": {"product_id": p.id, "name": p.name, "price": p.price, "category": p.category}});
+                msgs.push(
+                    herald_core::parse::parse_line(&line.to_string(), now, &mut || unreachable!())
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                );
+            }
+        }
+        store.append(source, msgs).await?;
+    }
+    Ok(())
 }

@@ -618,7 +618,7 @@ pub fn body_too_large(len: usize) -> Rejection {
     Rejection::new(
         RejectCode::BodyTooLarge,
         format!(
-            "the request body is {len} bytes or more; at most {MAX_REQUEST_BYTES} are allowed (after decompression): split it into smaller batches"
+            "the request body is over {len} bytes, the most this endpoint takes (after decompression): split it into smaller batches"
         ),
     )
 }

@@ -5,7 +5,8 @@
 //! head-heavy curve), and every product has a companion in a related category (running shoes and a
 //! fitness tracker, a cookbook and a skillet) that people often look at next.
 
-use crate::rng::Rng;
+use crate::rng::{Rng, hash};
+use crate::session::ORIGIN;
 
 /// One product for sale.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -18,6 +19,12 @@ pub struct Product {
     pub brand: String,
     /// Price in US dollars.
     pub price: f64,
+    /// The product page.
+    pub url: String,
+    /// The product's picture.
+    pub image_url: String,
+    /// Units in stock when the catalog was exported: best sellers run low, a few are sold out.
+    pub stock: i64,
 }
 
 struct CategorySpec {
@@ -390,6 +397,14 @@ impl Catalog {
                 let cents = raw / 100 * 100 + 99;
                 let number = 1_000 + items.len();
                 let path = format!("{}/{}", spec.slug, slugify(&name));
+                // From a hash rather than the stream, so that adding stock left every other
+                // draw (and so every generated history) as it was.
+                let h = hash(seed, 0x570C, number as u64, 0);
+                let stock = match h % 20 {
+                    0 => 0,
+                    1..=3 => 1 + (h >> 8) as i64 % 5,
+                    _ => 10 + (h >> 8) as i64 % 200,
+                };
                 items.push(Item {
                     product: Product {
                         id: format!("prod_{number}"),
@@ -397,6 +412,9 @@ impl Catalog {
                         category: spec.slug.to_owned(),
                         brand: brand.to_owned(),
                         price: cents as f64 / 100.0,
+                        url: format!("{ORIGIN}/{path}"),
+                        image_url: format!("{ORIGIN}/images/prod_{number}.jpg"),
+                        stock,
                     },
                     sku: format!("{}-{number}-{:02}", spec.sku, rng.below(100)),
                     path,

@@ -268,7 +268,8 @@ fn product_fields(o: &mut Obj<'_>, it: &Item) {
         .str("name", &it.product.name)
         .str("category", &it.product.category)
         .str("brand", &it.product.brand)
-        .money("price", it.cents);
+        .money("price", it.cents)
+        .str("image_url", &it.product.image_url);
 }
 
 pub(crate) fn write_url(s: &mut String, it: &Item) {

@@ -33,6 +33,8 @@ mod tests {
             "product_interest",
             "loyal_new_arrivals",
             "ebook_followup",
+            "price_drop",
+            "back_in_stock",
         ];
         expected.sort_unstable();
         assert_eq!(names, expected);

@@ -121,8 +121,9 @@ pub fn push_tokens(traits: &Map<String, Value>) -> Vec<(String, Platform)> {
     out
 }
 
-/// The items a journey run is about: an order's `products`, or the cart's `Product Added`
-/// events (under the run's key when it has one) not removed since, newest first.
+/// The items a journey run is about: an order's `products`; the product of a trigger about one
+/// (`Price Dropped`); or the cart's `Product Added` events (under the run's key when it has
+/// one) not removed since, newest first.
 pub fn journey_items(
     trigger: &Map<String, Value>,
     key: Option<&str>,
@@ -130,6 +131,10 @@ pub fn journey_items(
 ) -> Vec<Value> {
     if let Some(Value::Array(products)) = trigger.get("products") {
         return products.clone();
+    }
+    // A run about one product (`Price Dropped`, `Product Viewed`) rather than a cart.
+    if trigger.contains_key("product_id") && !trigger.contains_key("cart_id") {
+        return vec![Value::Object(trigger.clone())];
     }
     let mut removed: Vec<String> = Vec::new();
     let mut items = Vec::new();
@@ -171,13 +176,33 @@ pub fn journey_items(
     items
 }
 
+/// What composing knows about the person beyond their profile; the dispatcher gathers only
+/// what the template reads.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    pub segments: Vec<String>,
+    /// The items the message is about ([`journey_items`]), brought up to date with the catalog
+    /// when a shop is configured.
+    pub items: Vec<Value>,
+    /// Top-level objects beside the sender's (`recommendations`, `offers`).
+    pub extra: Map<String, Value>,
+}
+
+/// The trigger event's properties of a queued message.
+pub fn trigger(message: &OutboxMessage) -> Map<String, Value> {
+    message
+        .context
+        .get("trigger")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// Turns one outbox message into what its channel's client sends.
-#[allow(clippy::too_many_arguments)]
 pub fn compose(
     message: &OutboxMessage,
     profile: &Profile,
-    segments: Vec<String>,
-    recent: &[StoredEvent],
+    facts: Facts,
     templates: &TemplateSet,
     key: &LinkKey,
     sender: &Sender,
@@ -185,12 +210,7 @@ pub fn compose(
 ) -> Result<Outgoing, Unsendable> {
     let channel = Channel::parse(&message.channel)
         .ok_or_else(|| Unsendable::Broken(format!("unknown channel `{}`", message.channel)))?;
-    let trigger: Map<String, Value> = message
-        .context
-        .get("trigger")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    let trigger = trigger(message);
     let run_key = message.context.get("key").and_then(Value::as_str);
     if channel == Channel::Webhook {
         return Ok(Outgoing::Webhook(Webhook {
@@ -256,19 +276,23 @@ pub fn compose(
             id: profile.id.to_string(),
             user_id: profile.user_id.clone(),
             traits: profile.traits.clone(),
-            segments,
+            segments: facts.segments,
         },
         journey: JourneyContext {
             name: message.journey.clone(),
             key: run_key.map(str::to_owned),
-            items: journey_items(&trigger, run_key, recent),
+            items: facts.items,
         },
         event: trigger,
         message: MessageContext {
             id: message.id.clone(),
         },
         links: signed,
-        extra: sender.extra.clone(),
+        extra: {
+            let mut extra = sender.extra.clone();
+            extra.extend(facts.extra);
+            extra
+        },
     };
     let rendered = herald_content::render(template, &context)
         .map_err(|e| Unsendable::Broken(e.to_string()))?;

@@ -14,8 +14,10 @@
 //! provider's acceptance and the commit sends that message again after its lease, under the
 //! same `Message-ID` / idempotency id, so receivers can tell.
 
-use crate::compose::{self, Outgoing, Sender, Unsendable};
+use crate::compose::{self, Facts, Outgoing, Sender, Unsendable};
 use crate::events;
+use crate::facts;
+use crate::merchandise::Merchandise;
 use crate::{MessagesError, templates};
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -143,6 +145,8 @@ pub struct Dispatcher {
     key: LinkKey,
     templates: Mutex<Option<LiveTemplates>>,
     wake: Arc<Notify>,
+    /// The shop's catalog, recommendations and offers, when configured.
+    merchandise: Option<Arc<dyn Merchandise>>,
 }
 
 /// One message's fate, before it is committed.
@@ -168,7 +172,14 @@ impl Dispatcher {
             key,
             templates: Mutex::new(None),
             wake: Arc::new(Notify::new()),
+            merchandise: None,
         })
+    }
+
+    /// Gives templates the shop's recommendations, offers and current items.
+    pub fn with_merchandise(mut self, merchandise: Arc<dyn Merchandise>) -> Dispatcher {
+        self.merchandise = Some(merchandise);
+        self
     }
 
     /// The channels that have a client.
@@ -343,37 +354,33 @@ impl Dispatcher {
             fate.update.due = Some(now);
             return Ok(fate);
         };
-        // Only what the template reads: most templates never look at segments or the cart.
         let template = templates.get(&message.template, channel);
-        let reads = |name: &str| template.is_some_and(|t| t.mentions(name));
-        let segments = if reads("profile.segments") {
-            self.store
-                .profile_segments(profile.id)
-                .await?
-                .into_iter()
-                .map(|(s, _)| s)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let recent = match profile.user_id.as_ref().or(profile.anonymous_ids.first()) {
-            Some(id) if reads("journey.items") => self
-                .store
-                .profile_events(id, 100)
-                .await?
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        };
-        let outgoing = match compose::compose(
-            &message,
+        // Coupon codes are handed out only to messages that go out: a first composition with
+        // placeholder codes settles the address, consent and suppression.
+        let offers = self.merchandise.as_deref().filter(|_| template.is_some_and(|t| t.mentions("offers")));
+        let facts = facts::gather(
+            self.store.as_ref(),
+            self.merchandise.as_deref(),
             profile,
-            segments,
-            &recent,
-            templates,
-            &self.key,
-            &self.sender,
+            &compose::trigger(&message),
+            message.context.get("key").and_then(Value::as_str),
+            template,
+            false,
             now,
-        ) {
+        )
+        .await?;
+        let composed = |facts: Facts| {
+            compose::compose(
+                &message,
+                profile,
+                facts,
+                templates,
+                &self.key,
+                &self.sender,
+                now,
+            )
+        };
+        let mut outgoing = match composed(facts.clone()) {
             Ok(o) => o,
             Err(Unsendable::NoAddress(why)) => {
                 fate.update.state = DeliveryState::Suppressed;
@@ -391,6 +398,21 @@ impl Dispatcher {
             fate.update.state = DeliveryState::Suppressed;
             fate.update.error = Some(why);
             return Ok(fate);
+        }
+        if let (Some(shop), Some(t)) = (offers, template) {
+            let mut facts = facts;
+            let only_offers = |name: &str| name.starts_with("offers") && t.mentions(name);
+            let coupons = shop
+                .objects(profile, &facts.items, &only_offers, true, now)
+                .await?;
+            facts.extra.extend(coupons);
+            outgoing = match composed(facts) {
+                Ok(o) => o,
+                Err(Unsendable::NoAddress(why) | Unsendable::Broken(why)) => {
+                    fate.update.error = Some(why);
+                    return Ok(fate);
+                }
+            };
         }
         let result = match &outgoing {
             Outgoing::Push(devices) => {

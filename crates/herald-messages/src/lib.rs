@@ -10,10 +10,15 @@
 //!   system's bounces and complaints.
 //! * [`transports`]: the channel clients of `herald-channels` as the dispatcher uses them.
 //! * [`events`]: the events all of this raises about people.
+//! * [`facts`]: what a template reads besides the profile, gathered only when it mentions it.
+//! * [`merchandise`]: the seam through which a shop adds recommendations, offers and current
+//!   product details to messages.
 
 pub mod compose;
 pub mod delivery;
 pub mod events;
+pub mod facts;
+pub mod merchandise;
 pub mod preferences;
 pub mod templates;
 pub mod transports;

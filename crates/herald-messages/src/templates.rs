@@ -111,7 +111,9 @@ pub fn links(key: &LinkKey, public_url: &str, message_id: &str) -> Links {
 }
 
 /// Renders a live template for a real person (`id`: a `userId` or `anonymousId`), with `event`
-/// as the triggering event's properties and `extra` top-level objects.
+/// as the triggering event's properties and `extra` top-level objects; with `merchandise`, also
+/// their recommendations and current items (offers show `PREVIEW` instead of assigning a code).
+#[allow(clippy::too_many_arguments)]
 pub async fn preview(
     store: &dyn Store,
     name: &str,
@@ -120,6 +122,7 @@ pub async fn preview(
     event: Map<String, Value>,
     extra: Map<String, Value>,
     public_url: &str,
+    merchandise: Option<&dyn crate::merchandise::Merchandise>,
 ) -> Result<Rendered, MessagesError> {
     let set = live(store).await?;
     let template = set.get(name, channel).ok_or_else(|| {
@@ -132,7 +135,19 @@ pub async fn preview(
         .profile(id)
         .await?
         .ok_or_else(|| MessagesError::NotFound(format!("nobody is known as `{id}`")))?;
-    let segments = store
+    let mut facts = crate::facts::gather(
+        store,
+        merchandise,
+        &profile,
+        &event,
+        None,
+        Some(template),
+        false,
+        Timestamp::now(),
+    )
+    .await?;
+    // A preview shows the segments whether or not the template names them.
+    facts.segments = store
         .profile_segments(profile.id)
         .await?
         .into_iter()
@@ -140,18 +155,23 @@ pub async fn preview(
         .collect();
     let key = LinkKey::new(store.link_key().await?);
     let message_id = format!("preview.{name}.{}", profile.id);
+    let mut objects = extra;
+    objects.extend(facts.extra);
     let context = Context {
         profile: ProfileContext {
             id: profile.id.to_string(),
             user_id: profile.user_id.clone(),
             traits: profile.traits,
-            segments,
+            segments: facts.segments,
+        },
+        journey: herald_content::JourneyContext {
+            items: facts.items,
+            ..Default::default()
         },
         event,
         links: links(&key, public_url, &message_id),
         message: MessageContext { id: message_id },
-        extra,
-        ..Context::default()
+        extra: objects,
     };
     herald_content::render(template, &context).map_err(|e| MessagesError::Invalid(e.to_string()))
 }

@@ -10,11 +10,13 @@
 
 pub mod auth;
 pub mod body;
+pub mod catalog;
 pub mod consent;
 pub mod error;
 pub mod feedback;
 pub mod ingest;
 pub mod journeys;
+pub mod offers;
 pub mod openapi;
 pub mod preferences;
 pub mod profiles;
@@ -30,6 +32,7 @@ use axum::response::IntoResponse;
 use axum::routing::{delete, get, post, put};
 use error::ApiError;
 use herald_conductor::{Conductor, JourneyService};
+use herald_merchandising::Recommender;
 use herald_messages::delivery::Dispatcher;
 use herald_segmenter::{SegmentService, Segmenter};
 use herald_store::Store;
@@ -56,6 +59,8 @@ pub struct AppState {
     pub dispatcher: Option<Arc<Dispatcher>>,
     /// Checks Twilio's status callbacks (`HERALD_TWILIO_AUTH_TOKEN`).
     pub twilio_auth_token: Option<Arc<str>>,
+    /// Recommendations, kept up to date by a task [`launch_with_tcp_listener`] starts.
+    pub recommender: Recommender,
 }
 
 impl AppState {
@@ -70,13 +75,15 @@ impl AppState {
             public_url: "http://127.0.0.1:8080".to_owned(),
             dispatcher: None,
             twilio_auth_token: None,
+            recommender: Recommender::new(herald_recommend::Settings::default()),
         }
     }
 }
 
 impl AppState {
-    /// Tells the segment and journey tasks that new events are durable.
+    /// Tells the segment, journey and recommendation tasks that new events are durable.
     pub fn events_appended(&self) {
+        self.recommender.wake();
         if let Some(s) = &self.segments {
             s.wake();
         }
@@ -151,7 +158,30 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/suppressions/{channel}/{address}",
             delete(consent::remove_suppression),
         )
-        .route("/api/v1/feedback/email", post(feedback::email_feedback));
+        .route("/api/v1/feedback/email", post(feedback::email_feedback))
+        .route(
+            "/api/v1/catalog/items",
+            get(catalog::list_items).put(catalog::put_items),
+        )
+        .route(
+            "/api/v1/catalog/items/{id}",
+            get(catalog::get_item).delete(catalog::delete_item),
+        )
+        .route("/api/v1/catalog/items/{id}/similar", get(catalog::similar))
+        .route(
+            "/api/v1/profiles/{id}/recommendations",
+            get(catalog::recommendations),
+        )
+        .route("/api/v1/offers", get(offers::list_offers))
+        .route(
+            "/api/v1/offers/{name}",
+            get(offers::get_offer).put(offers::put_offer),
+        )
+        .route("/api/v1/offers/{name}/codes", post(offers::add_codes))
+        .route(
+            "/api/v1/profiles/{id}/coupons",
+            get(offers::profile_coupons),
+        );
     Router::new()
         .merge(v1)
         .merge(api)
@@ -247,6 +277,10 @@ pub async fn launch_with_tcp_listener(
             let _ = journeys_stopped.await;
         },
     );
+    let (stop_recommender, recommender_stopped) = tokio::sync::oneshot::channel::<()>();
+    let recommender_task = tokio::spawn(state.recommender.clone().run(store.clone(), async {
+        let _ = recommender_stopped.await;
+    }));
     let (stop_delivery, delivery_stopped) = tokio::sync::oneshot::channel::<()>();
     let delivery_task = state.dispatcher.clone().map(|d| {
         tokio::spawn(d.run(async {
@@ -277,6 +311,10 @@ pub async fn launch_with_tcp_listener(
         && let Err(e) = task.await
     {
         tracing::error!(error = %e, "the delivery task failed");
+    }
+    let _ = stop_recommender.send(());
+    if let Err(e) = recommender_task.await {
+        tracing::error!(error = %e, "the recommendation task failed");
     }
     store.close().await.map_err(std::io::Error::other)?;
     tracing::info!("herald stopped; the store is closed");

@@ -42,6 +42,17 @@ use utoipa::{Modify, OpenApi};
         crate::consent::add_suppression,
         crate::consent::remove_suppression,
         crate::feedback::email_feedback,
+        crate::catalog::put_items,
+        crate::catalog::list_items,
+        crate::catalog::get_item,
+        crate::catalog::delete_item,
+        crate::catalog::similar,
+        crate::catalog::recommendations,
+        crate::offers::list_offers,
+        crate::offers::get_offer,
+        crate::offers::put_offer,
+        crate::offers::add_codes,
+        crate::offers::profile_coupons,
     ),
     modifiers(&Security),
     tags(
@@ -51,6 +62,8 @@ use utoipa::{Modify, OpenApi};
         (name = "journeys", description = "Journeys, their per-step counts, and the outbox of messages they send (admin token)"),
         (name = "templates", description = "Message templates and previews (admin token)"),
         (name = "messages", description = "Consent, the suppression list, and bounce and complaint reports (admin token)"),
+        (name = "catalog", description = "Catalog items, similar items and recommendations (admin token)"),
+        (name = "offers", description = "Coupon pools and the codes people were given (admin token)"),
         (name = "store", description = "Store-wide figures (admin token)"),
     )
 )]

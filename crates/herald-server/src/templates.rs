@@ -13,6 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use herald_content::{Channel, Rendered, Template};
 use herald_core::Timestamp;
+use herald_merchandising::Merchandiser;
 use herald_messages::MessagesError;
 use herald_messages::templates::{self, TemplateChange};
 use serde::{Deserialize, Serialize};
@@ -186,6 +187,10 @@ pub async fn preview(
         request.event,
         request.extra,
         &state.public_url,
+        Some(&Merchandiser::new(
+            state.store.clone(),
+            state.recommender.clone(),
+        )),
     )
     .await
     .map_err(messages_error)?;

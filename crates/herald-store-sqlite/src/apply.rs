@@ -270,6 +270,9 @@ pub fn append(
             continue;
         }
         state.pending_events += 1;
+        if m.kind == MessageKind::Track {
+            crate::catalog::redeem(tx, m, ts)?;
+        }
 
         let delta = deltas.0.entry(target).or_default();
         delta.events += 1;
@@ -500,6 +503,7 @@ fn merge(
     tx.execute("DELETE FROM group_members WHERE profile_id = ?1", [b])
         .map_err(sql)?;
     crate::messages::merge_consent(tx, a, b)?;
+    crate::catalog::merge_coupons(tx, a, b)?;
     tx.execute(
         "UPDATE profiles SET
             user_id = coalesce(user_id, ?2),
@@ -595,6 +599,7 @@ pub fn erase(
     crate::segments::log_profile_change(tx, ProfileChange::Erased { profile })?;
     // Before `profile_merges` loses the people this one absorbed.
     crate::journeys::forget(tx, profile)?;
+    crate::catalog::forget(tx, p)?;
     tx.execute("DELETE FROM identities WHERE profile_id = ?1", [p])
         .map_err(sql)?;
     tx.execute("DELETE FROM group_members WHERE profile_id = ?1", [p])

@@ -6,6 +6,7 @@
 //! fails at once with a clear message instead of fighting over the database.
 
 mod apply;
+mod catalog;
 mod checkpoint;
 mod journeys;
 mod messages;
@@ -16,15 +17,17 @@ mod templates;
 mod writer;
 
 use async_trait::async_trait;
+use herald_catalog::{Coupon, Item, Offer, OfferCounts};
 use herald_core::credentials::{
     hash_admin_token, token_fingerprint, verify_admin_token, write_key_digest,
 };
 use herald_core::time::to_millis;
 use herald_core::{Message, ProfileId, SourceId, StoredEvent, Timestamp};
 use herald_store::{
-    AppendReport, BodyFilter, Erasure, IMPORT_SOURCE, JourneyCommit, JourneyCursor, JourneyRecord,
-    Member, NewStore, OutboxMessage, Profile, ProfileExport, ProfileLogEntry, SegmentCommit,
-    SegmentCursor, SegmentRecord, Stats, StepCount, Store, StoreError, TemplateRecord, Waiting,
+    AppendReport, BodyFilter, CatalogCommit, Erasure, IMPORT_SOURCE, JourneyCommit, JourneyCursor,
+    JourneyRecord, Member, NewStore, OutboxMessage, Profile, ProfileExport, ProfileLogEntry,
+    SegmentCommit, SegmentCursor, SegmentRecord, Stats, StepCount, Store, StoreError,
+    TemplateRecord, Waiting,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde_json::Value;
@@ -656,6 +659,85 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn catalog_items(&self, ids: Vec<String>) -> Result<Vec<Item>, StoreError> {
+        self.read(move |c| catalog::items(c, &ids)).await
+    }
+
+    async fn catalog_page(
+        &self,
+        category: Option<String>,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.read(move |c| catalog::page(c, category.as_deref(), after.as_deref(), limit))
+            .await
+    }
+
+    async fn catalog_count(&self) -> Result<u64, StoreError> {
+        self.read(catalog::count).await
+    }
+
+    async fn commit_catalog(&self, commit: CatalogCommit) -> Result<AppendReport, StoreError> {
+        if commit.is_empty() {
+            return Ok(AppendReport::default());
+        }
+        let answer = self.write_catalog(catalog::Request::Commit(commit)).await?;
+        Ok(answer.appended())
+    }
+
+    async fn delete_catalog_item(&self, id: String) -> Result<bool, StoreError> {
+        let answer = self.write_catalog(catalog::Request::Delete(id)).await?;
+        Ok(answer.deleted())
+    }
+
+    async fn put_offer(&self, offer: Offer) -> Result<(), StoreError> {
+        let answer = self
+            .write_catalog(catalog::Request::PutOffer(offer))
+            .await?;
+        answer.done();
+        Ok(())
+    }
+
+    async fn offers(&self) -> Result<Vec<(Offer, OfferCounts)>, StoreError> {
+        self.read(catalog::offers).await
+    }
+
+    async fn offer(&self, name: &str) -> Result<Option<(Offer, OfferCounts)>, StoreError> {
+        let name = name.to_owned();
+        self.read(move |c| catalog::offer(c, &name)).await
+    }
+
+    async fn add_coupon_codes(&self, offer: &str, codes: Vec<String>) -> Result<u64, StoreError> {
+        let offer = offer.to_owned();
+        let answer = self
+            .write_catalog(catalog::Request::AddCodes { offer, codes })
+            .await?;
+        answer.added()
+    }
+
+    async fn assign_coupon(
+        &self,
+        offer: &str,
+        profile: ProfileId,
+        now: Timestamp,
+        candidates: Vec<String>,
+    ) -> Result<Option<Coupon>, StoreError> {
+        let offer = offer.to_owned();
+        let answer = self
+            .write_catalog(catalog::Request::Assign {
+                offer,
+                profile,
+                now,
+                candidates,
+            })
+            .await?;
+        answer.assigned()
+    }
+
+    async fn coupons(&self, profile: ProfileId) -> Result<Vec<Coupon>, StoreError> {
+        self.read(move |c| catalog::coupons(c, profile)).await
+    }
+
     async fn close(&self) -> Result<(), StoreError> {
         // Dropping the last sender ends the writer loop once the queue is drained.
         drop(self.writer.write().expect("writer lock").take());
@@ -675,6 +757,10 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_catalog;
+#[cfg(test)]
+mod tests_coupons;
 #[cfg(test)]
 mod tests_journeys;
 #[cfg(test)]

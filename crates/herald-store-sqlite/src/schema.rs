@@ -6,7 +6,7 @@
 use rusqlite::Connection;
 
 /// The schema version this build writes. Stores with a higher `user_version` are refused.
-pub const VERSION: i64 = 6;
+pub const VERSION: i64 = 7;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -264,8 +264,53 @@ CREATE TABLE suppressions (
 ) WITHOUT ROWID;
 "#;
 
+/// Catalog and offers: items (their JSON form, with the category pulled out to list by), offer
+/// definitions with their pools' counts (kept up to date by every change, so that reports never
+/// count codes), and the codes of each pool.
+///
+/// A code's `assigned_at` is set once and never cleared: erasure clears `profile_id` only, so
+/// an erased person's code is never handed out again. Free codes are exactly the entries of the
+/// partial index `coupon_codes_free`, whose order within an offer is the rowid, i.e. the order
+/// codes were added: the next code to assign is its first entry, found by a seek. Codes compare
+/// without regard to case (`NOCASE`), as shops' checkouts do.
+const V7: &str = r#"
+CREATE TABLE catalog_items (
+    product_id TEXT PRIMARY KEY,
+    category   TEXT,
+    item       TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX catalog_items_category ON catalog_items(category, product_id);
+
+CREATE TABLE offers (
+    name       TEXT PRIMARY KEY,
+    definition TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    codes      INTEGER NOT NULL DEFAULT 0,
+    assigned   INTEGER NOT NULL DEFAULT 0,
+    redeemed   INTEGER NOT NULL DEFAULT 0,
+    available  INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+CREATE TABLE coupon_codes (
+    offer       TEXT NOT NULL,
+    code        TEXT NOT NULL COLLATE NOCASE,
+    profile_id  INTEGER,
+    assigned_at INTEGER,
+    expires_at  INTEGER,
+    redeemed_at INTEGER,
+    PRIMARY KEY (offer, code)
+);
+CREATE UNIQUE INDEX coupon_codes_holder ON coupon_codes(profile_id, offer)
+    WHERE profile_id IS NOT NULL;
+CREATE INDEX coupon_codes_code ON coupon_codes(code);
+CREATE INDEX coupon_codes_free ON coupon_codes(offer)
+    WHERE assigned_at IS NULL AND redeemed_at IS NULL;
+"#;
+
 /// The migrations, in order: entry `i` takes a database from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 6] = [V1, V2, V3, V4, V5, V6];
+const MIGRATIONS: [&str; 7] = [V1, V2, V3, V4, V5, V6, V7];
 
 /// Creates the schema in an empty database.
 pub fn create(conn: &Connection) -> rusqlite::Result<()> {

@@ -222,6 +222,7 @@ async fn a_version_3_store_is_upgraded_when_opened_for_writing() {
     {
         // Take the database back to what Herald with segments but no journeys created.
         let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        c.execute_batch(crate::tests_catalog::UNDO_V7).unwrap();
         c.execute_batch(crate::tests_messages::UNDO_V6).unwrap();
         c.execute_batch(crate::tests_templates::UNDO_V5).unwrap();
         c.execute_batch(UNDO_V4).unwrap();

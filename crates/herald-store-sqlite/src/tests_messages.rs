@@ -353,6 +353,7 @@ async fn a_version_5_store_queues_its_queued_messages() {
     store.close().await.unwrap();
     {
         let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        c.execute_batch(crate::tests_catalog::UNDO_V7).unwrap();
         c.execute_batch(UNDO_V6).unwrap();
         c.execute_batch("PRAGMA user_version = 5;").unwrap();
     }

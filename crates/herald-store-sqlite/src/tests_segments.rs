@@ -205,6 +205,7 @@ async fn a_version_1_store_is_upgraded_when_opened_for_writing() {
     {
         // Take the database back to what issue 2's Herald created.
         let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        c.execute_batch(crate::tests_catalog::UNDO_V7).unwrap();
         c.execute_batch(crate::tests_messages::UNDO_V6).unwrap();
         c.execute_batch(crate::tests_templates::UNDO_V5).unwrap();
         c.execute_batch(crate::tests_journeys::UNDO_V4).unwrap();

@@ -76,6 +76,7 @@ async fn a_version_4_store_gains_templates_and_a_link_key() {
     store.close().await.unwrap();
     {
         let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        c.execute_batch(crate::tests_catalog::UNDO_V7).unwrap();
         c.execute_batch(crate::tests_messages::UNDO_V6).unwrap();
         c.execute_batch(UNDO_V5).unwrap();
         c.execute_batch("PRAGMA user_version = 4;").unwrap();

@@ -56,6 +56,10 @@ pub enum Command {
         commit: MessageCommit,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    Catalog {
+        request: crate::catalog::Request,
+        reply: oneshot::Sender<Result<crate::catalog::Answer, StoreError>>,
+    },
 }
 
 impl Command {
@@ -82,6 +86,7 @@ impl Command {
                 commit.events.iter().map(Message::weight).sum::<usize>()
                     + (commit.updates.len() + commit.consent.len()) * 256
             }
+            Command::Catalog { request, .. } => request.weight(),
             _ => 1024,
         }
     }
@@ -96,6 +101,7 @@ enum Outcome {
     Templates,
     Claimed(Vec<Claimed>),
     Messages,
+    Catalog(crate::catalog::Answer),
 }
 
 /// Runs until every sender is gone, then checkpoints the WAL and closes the database.
@@ -207,6 +213,9 @@ fn apply_group(
                 crate::messages::commit(&tx, state, &mut deltas, commit)?;
                 Outcome::Messages
             }
+            Command::Catalog { request, .. } => {
+                Outcome::Catalog(crate::catalog::apply(&tx, state, &mut deltas, request)?)
+            }
         };
         outcomes.push(outcome);
     }
@@ -236,6 +245,8 @@ fn reply(cmd: Command, result: Result<Outcome, StoreError>) {
         (Command::Claim { reply, .. }, Err(e)) => drop(reply.send(Err(e))),
         (Command::Messages { reply, .. }, Ok(Outcome::Messages)) => drop(reply.send(Ok(()))),
         (Command::Messages { reply, .. }, Err(e)) => drop(reply.send(Err(e))),
+        (Command::Catalog { reply, .. }, Ok(Outcome::Catalog(r))) => drop(reply.send(Ok(r))),
+        (Command::Catalog { reply, .. }, Err(e)) => drop(reply.send(Err(e))),
         (_, Ok(_)) => unreachable!("each command yields its own outcome"),
     }
 }

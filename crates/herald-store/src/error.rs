@@ -29,4 +29,6 @@ pub enum StoreError {
     Backend(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("there is no offer named `{0}`: define the offer first, then add its codes")]
+    UnknownOffer(String),
 }

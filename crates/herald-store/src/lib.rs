@@ -6,14 +6,17 @@
 //! interchangeable at start-up.
 
 use async_trait::async_trait;
+use herald_catalog::{Coupon, Item, Offer, OfferCounts};
 use herald_core::{Message, MessageKind, ProfileId, SourceId, StoredEvent, Timestamp};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+mod catalog;
 mod error;
 mod journeys;
 mod messages;
 mod segments;
+pub use catalog::{CATALOG_SOURCE, CatalogCommit};
 pub use error::StoreError;
 pub use journeys::{
     InstanceRow, JourneyAction, JourneyCommit, JourneyCursor, JourneyRecord, JourneyState,
@@ -380,6 +383,62 @@ pub trait Store: Send + Sync + 'static {
         after: u64,
         limit: usize,
     ) -> Result<Vec<OutboxMessage>, StoreError>;
+
+    // Catalog and offers
+
+    /// The catalog items with these product ids (those that exist), in any order.
+    async fn catalog_items(&self, ids: Vec<String>) -> Result<Vec<Item>, StoreError>;
+
+    /// Items ordered by product id after `after`, at most `limit`; only those of `category`
+    /// when it is set.
+    async fn catalog_page(
+        &self,
+        category: Option<String>,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError>;
+
+    /// Number of items in the catalog.
+    async fn catalog_count(&self) -> Result<u64, StoreError>;
+
+    /// Upserts items and appends the events they raise under [`CATALOG_SOURCE`], in one
+    /// transaction.
+    async fn commit_catalog(&self, commit: CatalogCommit) -> Result<AppendReport, StoreError>;
+
+    /// Removes an item; whether it existed.
+    async fn delete_catalog_item(&self, id: String) -> Result<bool, StoreError>;
+
+    /// Creates an offer or replaces its definition; its codes stay.
+    async fn put_offer(&self, offer: Offer) -> Result<(), StoreError>;
+
+    /// Every offer with its pool's counts, by name.
+    async fn offers(&self) -> Result<Vec<(Offer, OfferCounts)>, StoreError>;
+
+    /// One offer with its pool's counts.
+    async fn offer(&self, name: &str) -> Result<Option<(Offer, OfferCounts)>, StoreError>;
+
+    /// Adds imported codes to an offer's pool. Codes the pool already has (compared without
+    /// regard to case) and codes that are not [`herald_catalog::valid_code`] are skipped;
+    /// returns how many were added. [`StoreError::UnknownOffer`] when there is no such offer.
+    async fn add_coupon_codes(&self, offer: &str, codes: Vec<String>) -> Result<u64, StoreError>;
+
+    /// The person's code for an offer, assigned at `now` when they have none: the oldest free
+    /// imported code, or for a pattern pool the first of `candidates` that the pool does not
+    /// have yet. The same person always gets the same code. `None` when the pool has no free
+    /// code, every candidate is taken (the caller generates more and retries), the person no
+    /// longer exists, or the offer has ended and the person had no code. A code assigned to
+    /// someone who was later merged into another person is that person's. Expiry is
+    /// [`Offer::expiry`] of `now`. [`StoreError::UnknownOffer`] when there is no such offer.
+    async fn assign_coupon(
+        &self,
+        offer: &str,
+        profile: ProfileId,
+        now: Timestamp,
+        candidates: Vec<String>,
+    ) -> Result<Option<Coupon>, StoreError>;
+
+    /// A person's coupons, all offers, by offer name.
+    async fn coupons(&self, profile: ProfileId) -> Result<Vec<Coupon>, StoreError>;
 
     async fn close(&self) -> Result<(), StoreError>;
 }

@@ -117,6 +117,104 @@ pub enum Command {
     /// Message templates: apply, list, preview for a real person.
     #[command(subcommand)]
     Templates(TemplatesCommand),
+    /// The product catalog: import items (CSV or NDJSON), list them.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+    /// Print "recommended for you" for a person as JSON, or `evaluate` recommendations
+    /// against a popularity baseline on held-out purchases.
+    Recommend(RecommendArgs),
+    /// Offers (coupon pools): define them, add codes, see how many are left.
+    #[command(subcommand)]
+    Offers(OffersCommand),
+}
+
+#[derive(Subcommand)]
+pub enum CatalogCommand {
+    /// Store the items of FILE (`.csv` with a header row including product_id, or `.ndjson`
+    /// with one item object per line); prints a JSON summary. Bad records are reported with
+    /// their line and skipped; the exit status is then non-zero.
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Print catalog items as JSON lines, by product_id.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+        /// Only this category.
+        #[arg(long)]
+        category: Option<String>,
+    },
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct RecommendArgs {
+    #[command(subcommand)]
+    pub command: Option<RecommendCommand>,
+    /// The person (userId or anonymousId).
+    #[arg(required = true)]
+    pub id: Option<String>,
+    #[command(flatten)]
+    pub data: DataDir,
+    /// How many items.
+    #[arg(long, default_value_t = 10)]
+    pub n: usize,
+}
+
+#[derive(Subcommand)]
+pub enum RecommendCommand {
+    /// Train on the history before the last N days, recommend 10 items to everyone who buys in
+    /// those days, and print hit rate and NDCG at 10 for Herald and for a popularity baseline.
+    Evaluate {
+        #[command(flatten)]
+        data: DataDir,
+        /// Length of the held-out period at the end of the history, in days.
+        #[arg(long)]
+        holdout_days: u32,
+        /// End of the history (RFC 3339); default: the newest event.
+        #[arg(long)]
+        at: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum OffersCommand {
+    /// Define or replace an offer. Without --pattern its codes are imported with `offers codes`.
+    Put {
+        /// Lowercase letters, digits and `_`; templates read it as `offers.NAME`.
+        name: String,
+        #[command(flatten)]
+        data: DataDir,
+        /// Make a unique code per person from a pattern, e.g. `CART-{XXXXXX}`.
+        #[arg(long)]
+        pattern: Option<String>,
+        /// Days an assigned code stays valid.
+        #[arg(long)]
+        valid_days: Option<u32>,
+        /// No codes are given out after this (RFC 3339).
+        #[arg(long)]
+        ends_at: Option<String>,
+        /// Report the pool as running low below this many available codes.
+        #[arg(long)]
+        low_water: Option<u64>,
+        /// Shown to templates, e.g. `--attr percent_off=10` (numbers stay numbers).
+        #[arg(long = "attr", value_name = "KEY=VALUE")]
+        attributes: Vec<String>,
+    },
+    /// Add the codes in FILE (one per line; blank lines and `#` comments skipped) to an offer.
+    Codes {
+        name: String,
+        file: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Print each offer with its counts as JSON lines; pools running low are flagged.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
 }
 
 #[derive(Subcommand)]

@@ -5,6 +5,7 @@ use super::import::import_into;
 use herald_core::Timestamp;
 use herald_generate::{Generator, Options};
 use herald_import::Format;
+use herald_merchandising::{Recommender, catalog, personal};
 use herald_segmenter::Segmenter;
 use herald_segments::library;
 use herald_store::Store;
@@ -127,6 +128,7 @@ pub async fn run(
         let goals = summary.goals.get(journey).copied().unwrap_or(0);
         println!("    {entered:>9} entered  {sent:>7} messages  {goals:>6} goals  {journey}");
     }
+    shop(store.as_ref(), seed, sample_user.as_deref(), now).await?;
     match &credentials {
         Some(c) => {
             println!("  write key:   {}", c.write_key.expose());
@@ -152,5 +154,82 @@ pub async fn run(
         "        curl -H 'Authorization: Bearer {token}' http://{listen}/api/v1/profiles/{user}/segments"
     );
     println!("        curl -H 'Authorization: Bearer {token}' http://{listen}/api/v1/journeys");
+    println!(
+        "        curl -H 'Authorization: Bearer {token}' 'http://{listen}/api/v1/profiles/{user}/recommendations?n=4'"
+    );
     super::serve::serve(store, dir, listen).await
+}
+
+/// The generated shop's catalog (with stock) and three offers, then a person's
+/// recommendations.
+async fn shop(
+    store: &dyn Store,
+    seed: u64,
+    sample_user: Option<&str>,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    let items: Vec<herald_catalog::Item> = herald_generate::catalog(seed)
+        .into_iter()
+        .map(|p| herald_catalog::Item {
+            product_id: p.id,
+            name: Some(p.name),
+            url: Some(p.url),
+            image_url: Some(p.image_url),
+            price: Some(p.price),
+            currency: Some("USD".to_owned()),
+            category: Some(p.category),
+            brand: Some(p.brand),
+            stock: Some(p.stock),
+            attributes: Default::default(),
+            updated_at: now,
+        })
+        .collect();
+    let sold_out = items.iter().filter(|i| i.stock == Some(0)).count();
+    let count = items.len();
+    let recommender = Recommender::load(store, Default::default(), &|_, _| {}).await?;
+    catalog::update(store, &recommender, items, now).await?;
+    let offers = [
+        (
+            "cart",
+            r#"{"pattern": "CART-{XXXXXX}", "valid_days": 7, "attributes": {"percent_off": 10}}"#,
+        ),
+        (
+            "winback",
+            r#"{"pattern": "COMEBACK-{XXXXXX}", "valid_days": 14, "attributes": {"percent_off": 15}}"#,
+        ),
+        (
+            "restock",
+            r#"{"valid_days": 10, "low_water": 50, "attributes": {"percent_off": 10}}"#,
+        ),
+    ];
+    for (name, definition) in offers {
+        let offer = herald_catalog::Offer::parse(name, &serde_json::from_str(definition)?)
+            .map_err(|e| anyhow::anyhow!("demo offer {name}: {e}"))?;
+        store.put_offer(offer).await?;
+    }
+    // An imported pool, as a shop's platform would export it.
+    let codes = (0..200u64)
+        .map(|i| {
+            // splitmix64: the same codes for the same seed, so a second demo adds none.
+            let mut z = (seed ^ 0x5EED).wrapping_add(i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            format!("RESTOCK-{:08X}", (z ^ (z >> 31)) as u32)
+        })
+        .collect();
+    store.add_coupon_codes("restock", codes).await?;
+    println!("  catalog: {count} products ({sold_out} sold out); offers: cart, winback, restock");
+    if let Some(user) = sample_user
+        && let Some(profile) = store.resolve(user).await?
+    {
+        let recs = personal::for_you(store, &recommender, profile, 3, now).await?;
+        let names: Vec<&str> = recs["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["name"].as_str())
+            .collect();
+        println!("  recommended for {user}: {}", names.join("; "));
+    }
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! One module per verb.
 
+mod catalog;
 mod demo;
 mod export;
 mod generate;
@@ -7,6 +8,8 @@ mod import;
 mod init;
 mod journeys;
 mod messages;
+mod offers;
+mod recommend;
 mod segments;
 mod serve;
 mod templates;
@@ -57,6 +60,9 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Journeys(command) => journeys::run(command).await,
         Command::Messages(command) => messages::run(command).await,
         Command::Templates(command) => templates::run(command).await,
+        Command::Catalog(command) => catalog::run(command).await,
+        Command::Recommend(args) => recommend::run(args).await,
+        Command::Offers(command) => offers::run(command).await,
     }
 }
 

@@ -1,5 +1,6 @@
 //! `herald serve`: the HTTP APIs until SIGINT or SIGTERM.
 
+use herald_merchandising::Merchandiser;
 use herald_messages::delivery::Dispatcher;
 use herald_server::{AppState, launch_with_tcp_listener};
 use herald_store_sqlite::Access;
@@ -40,8 +41,11 @@ pub async fn serve(
     state.public_url = delivery.sender.public_url.clone();
     state.twilio_auth_token = delivery.twilio_auth_token.clone();
     if !delivery.lanes.is_empty() {
+        let shop = Merchandiser::new(store.clone(), state.recommender.clone());
         state.dispatcher = Some(Arc::new(
-            Dispatcher::new(store, delivery.lanes, delivery.sender, delivery.policy).await?,
+            Dispatcher::new(store, delivery.lanes, delivery.sender, delivery.policy)
+                .await?
+                .with_merchandise(Arc::new(shop)),
         ));
     }
     launch_with_tcp_listener(state, listener, shutdown).await?;

@@ -6,6 +6,7 @@ use crate::verbs::segments::open_for_writing;
 use anyhow::{Context, bail};
 use herald_content::Channel;
 use herald_core::Timestamp;
+use herald_merchandising::{Merchandiser, Recommender};
 use herald_messages::templates;
 use herald_store::Store;
 use herald_store_sqlite::Access;
@@ -81,6 +82,17 @@ async fn preview(name: &str, id: &str, dir: &Path, channel: Option<&str>) -> any
             }
         }
     };
+    // Recommendations come from the whole log; only templates that show them pay for it.
+    let set = templates::live(store.as_ref()).await?;
+    let shows = set.get(name, channel).is_some_and(|t| {
+        t.mentions("recommendations") || t.mentions("offers") || t.mentions("journey.items")
+    });
+    let shop = if shows {
+        let recommender = Recommender::load(store.as_ref(), Default::default(), &|_, _| {}).await?;
+        Some(Merchandiser::new(store.clone(), recommender))
+    } else {
+        None
+    };
     let rendered = templates::preview(
         store.as_ref(),
         name,
@@ -89,6 +101,8 @@ async fn preview(name: &str, id: &str, dir: &Path, channel: Option<&str>) -> any
         Default::default(),
         Default::default(),
         &crate::config::public_url(&crate::config::load_file(dir)?)?,
+        shop.as_ref()
+            .map(|s| s as &dyn herald_messages::merchandise::Merchandise),
     )
     .await?;
     println!("{}", serde_json::to_string_pretty(&rendered)?);

@@ -38,6 +38,12 @@ pub fn stderr(o: &Output) -> String {
 }
 
 /// `herald init` with known credentials.
+/// The stdout of a command that must succeed.
+pub fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "{}", stderr(o));
+    stdout(o)
+}
+
 pub fn init(dir: &Path) {
     let o = run(&[
         "init",
@@ -295,4 +301,69 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .build()
         .unwrap()
         .block_on(f)
+}
+
+/// aiosmtpd saving what it receives (`herald-channels`' test sink).
+pub struct Sink {
+    child: Child,
+    out: PathBuf,
+    pub port: u16,
+}
+
+impl Sink {
+    pub fn start(dir: &Path, port: u16) -> Sink {
+        std::fs::create_dir_all(dir).unwrap();
+        let out = dir.join(format!("mail-{}", std::process::id() ^ u32::from(port)));
+        let portfile = dir.join(format!("port-{port}"));
+        let _ = std::fs::remove_file(&portfile);
+        let child = Command::new("python3")
+            .arg(repo_file("crates/herald-channels/tests/smtp_sink.py"))
+            .arg(&portfile)
+            .arg(&out)
+            .args(["--port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 with aiosmtpd (pip install -r .ci/requirements.txt)");
+        let port = wait_for("the SMTP sink", std::time::Duration::from_secs(60), || {
+            std::fs::read_to_string(&portfile).ok()?.trim().parse().ok()
+        });
+        Sink { child, out, port }
+    }
+
+    /// The messages received so far, in order.
+    pub fn mails(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(&self.out)
+            .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
+            .unwrap_or_default();
+        v.retain(|p| p.extension().is_some_and(|e| e == "eml"));
+        v.sort();
+        v
+    }
+
+    pub fn stop(mut self) -> Vec<PathBuf> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.mails()
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A mail as Python's `email` parser (and, given the public key, dkimpy) reads it: see
+/// `read_mail.py`.
+pub fn read_mail(eml: &Path, der: Option<&Path>) -> serde_json::Value {
+    let o = Command::new("python3")
+        .arg(repo_file("crates/herald/tests/e2e/read_mail.py"))
+        .arg(eml)
+        .args(der)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
 }

@@ -1,7 +1,7 @@
 use crate::common::*;
 use tempfile::TempDir;
 
-const LIBRARY_NAMES: [&str; 8] = [
+const LIBRARY_NAMES: [&str; 10] = [
     "welcome_series",
     "abandoned_cart",
     "reengagement",
@@ -10,12 +10,9 @@ const LIBRARY_NAMES: [&str; 8] = [
     "product_interest",
     "loyal_new_arrivals",
     "ebook_followup",
+    "price_drop",
+    "back_in_stock",
 ];
-
-fn ok(o: &std::process::Output) -> String {
-    assert!(o.status.success(), "{}", stderr(o));
-    stdout(o)
-}
 
 #[test]
 fn library_apply_list_and_the_outbox() {

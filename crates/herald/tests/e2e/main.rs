@@ -9,3 +9,4 @@ mod journeys_crash;
 mod messages;
 mod sdk;
 mod segments;
+mod shop;

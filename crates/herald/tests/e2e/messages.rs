@@ -9,7 +9,7 @@ use crate::common::*;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 use tempfile::TempDir;
 
@@ -35,58 +35,6 @@ end
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// aiosmtpd saving what it receives (`herald-channels`' test sink).
-struct Sink {
-    child: Child,
-    out: PathBuf,
-    port: u16,
-}
-
-impl Sink {
-    fn start(dir: &Path, port: u16) -> Sink {
-        std::fs::create_dir_all(dir).unwrap();
-        let out = dir.join(format!("mail-{}", std::process::id() ^ u32::from(port)));
-        let portfile = dir.join(format!("port-{port}"));
-        let _ = std::fs::remove_file(&portfile);
-        let child = Command::new("python3")
-            .arg(repo_file("crates/herald-channels/tests/smtp_sink.py"))
-            .arg(&portfile)
-            .arg(&out)
-            .args(["--port", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 with aiosmtpd (pip install -r .ci/requirements.txt)");
-        let port = wait_for("the SMTP sink", LIMIT, || {
-            std::fs::read_to_string(&portfile).ok()?.trim().parse().ok()
-        });
-        Sink { child, out, port }
-    }
-
-    /// The messages received so far, in order.
-    fn mails(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(&self.out)
-            .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
-            .unwrap_or_default();
-        v.retain(|p| p.extension().is_some_and(|e| e == "eml"));
-        v.sort();
-        v
-    }
-
-    fn stop(mut self) -> Vec<PathBuf> {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.mails()
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A fresh RSA key for DKIM and its public key (DER) for the verifier.
 fn dkim_key(dir: &Path) -> (PathBuf, PathBuf) {
     let key = dir.join("dkim.pem");
@@ -104,17 +52,6 @@ fn dkim_key(dir: &Path) -> (PathBuf, PathBuf) {
         .arg(&der)
         .stderr(Stdio::null()));
     (key, der)
-}
-
-fn read_mail(eml: &Path, der: &Path) -> Value {
-    let o = Command::new("python3")
-        .arg(repo_file("crates/herald/tests/e2e/read_mail.py"))
-        .arg(eml)
-        .arg(der)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).unwrap()
 }
 
 /// A store with the template and the journey applied.
@@ -205,7 +142,7 @@ fn a_journey_email_is_signed_tracked_unsubscribable_and_bounces_suppress() {
     assert_eq!(mails.len(), 1);
 
     // Read by an independent parser and verifier.
-    let mail = read_mail(&mails[0], &der);
+    let mail = read_mail(&mails[0], Some(&der));
     assert_eq!(mail["dkim"], true, "{mail}");
     let signed = mail["dkim_signature"]
         .as_str()

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Reads a mail Herald sent, independently of Herald: Python's `email` parser and dkimpy.
 
-    read_mail.py EML PUBKEY_DER_FILE
+    read_mail.py EML [PUBKEY_DER_FILE]
 
 Prints one JSON object: the headers that matter, the MIME structure, the decoded parts, the
 links of the HTML part, and whether dkimpy verifies the DKIM signature against the public key
-(served to dkimpy as the selector's DNS TXT record).
+(served to dkimpy as the selector's DNS TXT record); without a key, `dkim` is null.
 """
 
 import base64
@@ -20,8 +20,8 @@ import dkim
 
 def main():
     raw = open(sys.argv[1], "rb").read()
-    der = open(sys.argv[2], "rb").read()
-    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
+    der = open(sys.argv[2], "rb").read() if len(sys.argv) > 2 else None
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(der or b"")
 
     def dnsfunc(name, timeout=5):
         return record
@@ -49,7 +49,7 @@ def main():
         "text": text,
         "hrefs": re.findall(r'href="([^"]+)"', html or ""),
         "imgs": re.findall(r'<img[^>]+src="([^"]+)"', html or ""),
-        "dkim": bool(dkim.verify(raw, dnsfunc=dnsfunc)),
+        "dkim": bool(dkim.verify(raw, dnsfunc=dnsfunc)) if der else None,
     }
     print(json.dumps(out))
 

@@ -30,11 +30,6 @@ const LIBRARY_NAMES: [&str; 25] = [
     "holiday_shoppers",
 ];
 
-fn ok(o: &std::process::Output) -> String {
-    assert!(o.status.success(), "{}", stderr(o));
-    stdout(o)
-}
-
 #[test]
 fn library_apply_list_members_as_of_and_explain() {
     let tmp = TempDir::new().unwrap();
