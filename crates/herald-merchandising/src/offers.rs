@@ -55,10 +55,7 @@ pub struct OfferCache {
 }
 
 impl OfferCache {
-    pub async fn get(
-        &self,
-        store: &dyn Store,
-    ) -> Result<Offers, StoreError> {
+    pub async fn get(&self, store: &dyn Store) -> Result<Offers, StoreError> {
         if let Some((at, offers)) = self.read.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
             && at.elapsed() < FRESH
         {

@@ -357,7 +357,10 @@ impl Dispatcher {
         let template = templates.get(&message.template, channel);
         // Coupon codes are handed out only to messages that go out: a first composition with
         // placeholder codes settles the address, consent and suppression.
-        let offers = self.merchandise.as_deref().filter(|_| template.is_some_and(|t| t.mentions("offers")));
+        let offers = self
+            .merchandise
+            .as_deref()
+            .filter(|_| template.is_some_and(|t| t.mentions("offers")));
         let facts = facts::gather(
             self.store.as_ref(),
             self.merchandise.as_deref(),

@@ -163,7 +163,11 @@ fn mail_with(sink: &Sink, subject: &str, to: &str) -> Value {
     wait_for(&format!("a mail about `{subject}` to {to}"), LIMIT, || {
         sink.mails().iter().map(|m| read_mail(m, None)).find(|m| {
             m["subject"].as_str().unwrap_or_default().contains(subject)
-                && m["to"].as_str().unwrap_or_default().to_ascii_lowercase().contains(to)
+                && m["to"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase()
+                    .contains(to)
         })
     })
 }
