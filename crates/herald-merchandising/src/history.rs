@@ -134,31 +134,32 @@ pub async fn interactions(
 }
 
 /// Tells the model what the catalog (and, for products it lacks, the events) say about each
-/// product's category and availability.
+/// product's category and availability; returns the catalog.
 pub async fn describe_items(
     store: &dyn Store,
     model: &mut Model,
     learnt: &Learnt,
-) -> Result<(), StoreError> {
-    let mut cataloged = std::collections::HashSet::new();
+) -> Result<HashMap<String, Item>, StoreError> {
+    let mut catalog = HashMap::new();
     let mut after = None;
     loop {
         let page = store.catalog_page(None, after.clone(), 1_000).await?;
-        for item in &page {
-            model.set_item(&item.product_id, info(item));
-            cataloged.insert(item.product_id.clone());
+        let last = (page.len() == 1_000).then(|| page.last().map(|i| i.product_id.clone()));
+        for item in page {
+            model.set_item(&item.product_id, info(&item));
+            catalog.insert(item.product_id.clone(), item);
         }
-        match page.last() {
-            Some(last) if page.len() == 1_000 => after = Some(last.product_id.clone()),
-            _ => break,
+        match last.flatten() {
+            Some(id) => after = Some(id),
+            None => break,
         }
     }
     for item in learnt.items() {
-        if !cataloged.contains(&item.product_id) {
+        if !catalog.contains_key(&item.product_id) {
             model.set_item(&item.product_id, info(item));
         }
     }
-    Ok(())
+    Ok(catalog)
 }
 
 /// What the model needs to know about an item.

@@ -13,6 +13,7 @@ use crate::history::{self, Learnt};
 use herald_catalog::Item;
 use herald_recommend::{Model, Settings};
 use herald_store::{ProfileChange, Store, StoreError};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -31,8 +32,19 @@ struct Shared {
     settings: Settings,
     model: RwLock<Model>,
     learnt: RwLock<Learnt>,
+    /// The catalog, kept in memory: every change goes through this process (the store's
+    /// writer), so it never goes stale, and messages describe products without a read.
+    catalog: RwLock<HashMap<String, Item>>,
     ready: AtomicBool,
     wake: Notify,
+}
+
+/// A model read from the log, with what it learnt about products.
+struct Built {
+    model: Model,
+    learnt: Learnt,
+    catalog: HashMap<String, Item>,
+    cursor: Cursor,
 }
 
 /// Where a recommender has read the logs up to.
@@ -50,6 +62,7 @@ impl Recommender {
                 model: RwLock::new(Model::new(settings.clone())),
                 settings,
                 learnt: RwLock::new(Learnt::default()),
+                catalog: RwLock::new(HashMap::new()),
                 ready: AtomicBool::new(false),
                 wake: Notify::new(),
             }),
@@ -64,9 +77,9 @@ impl Recommender {
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<Recommender, StoreError> {
         let r = Recommender::new(settings.clone());
-        let (mut model, learnt, _) = read_log(store, settings).await?;
-        model.rebuild(progress);
-        r.publish(model, learnt);
+        let mut built = read_log(store, settings).await?;
+        built.model.rebuild(progress);
+        r.publish(built);
         Ok(r)
     }
 
@@ -93,25 +106,72 @@ impl Recommender {
             .collect()
     }
 
+    /// The catalog's items (else what the events said) for these ids, from memory; `None`
+    /// before the first build, when only the store knows.
+    pub fn described(&self, ids: &[String]) -> Option<HashMap<String, Item>> {
+        if !self.ready() {
+            return None;
+        }
+        let catalog = self
+            .shared
+            .catalog
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        let learnt = self.shared.learnt.read().unwrap_or_else(|e| e.into_inner());
+        Some(
+            ids.iter()
+                .filter_map(|id| catalog.get(id).or_else(|| learnt.get(id)))
+                .map(|i| (i.product_id.clone(), i.clone()))
+                .collect(),
+        )
+    }
+
     /// Catalog items changed: their category and availability count from now on.
     pub fn set_items(&self, items: &[Item]) {
         let mut model = self.write();
+        let mut catalog = self
+            .shared
+            .catalog
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
         for item in items {
             model.set_item(&item.product_id, history::info(item));
+            catalog.insert(item.product_id.clone(), item.clone());
         }
+    }
+
+    /// A product left the catalog: it is not recommended any more.
+    pub fn remove_item(&self, id: &str) {
+        self.shared
+            .catalog
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        self.write().set_item(
+            id,
+            herald_recommend::ItemInfo {
+                category: None,
+                available: false,
+            },
+        );
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Model> {
         self.shared.model.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn publish(&self, model: Model, learnt: Learnt) {
-        *self.write() = model;
+    fn publish(&self, built: Built) {
+        *self.write() = built.model;
         *self
             .shared
             .learnt
             .write()
-            .unwrap_or_else(|e| e.into_inner()) = learnt;
+            .unwrap_or_else(|e| e.into_inner()) = built.learnt;
+        *self
+            .shared
+            .catalog
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = built.catalog;
         self.shared.ready.store(true, Ordering::Release);
     }
 
@@ -126,18 +186,19 @@ impl Recommender {
         };
         // The neighbour lists are the CPU-heavy part; they must not hold up the async workers.
         let built = match built {
-            Ok((mut model, learnt, cursor)) => tokio::task::spawn_blocking(move || {
-                model.rebuild(&|_, _| {});
-                (model, learnt, cursor)
+            Ok(mut built) => tokio::task::spawn_blocking(move || {
+                built.model.rebuild(&|_, _| {});
+                built
             })
             .await
             .map_err(|e| StoreError::Backend(format!("the recommendation build failed: {e}"))),
             Err(e) => Err(e),
         };
         let mut cursor = match built {
-            Ok((model, learnt, cursor)) => {
-                let stats = model.stats();
-                self.publish(model, learnt);
+            Ok(built) => {
+                let stats = built.model.stats();
+                let cursor = built.cursor;
+                self.publish(built);
                 tracing::info!(
                     profiles = stats.profiles,
                     items = stats.items,
@@ -244,10 +305,7 @@ impl Recommender {
 /// The model over the whole log and catalog, before its neighbour lists are built, and where it
 /// read up to. Merges and erasures before now are already in the log (events carry their
 /// survivor; erased ones are gone), so the profile log is only followed from its current end.
-async fn read_log(
-    store: &dyn Store,
-    settings: Settings,
-) -> Result<(Model, Learnt, Cursor), StoreError> {
+async fn read_log(store: &dyn Store, settings: Settings) -> Result<Built, StoreError> {
     let mut cursor = Cursor::default();
     loop {
         let entries = store.profile_log(cursor.profile_log, 10_000).await?;
@@ -262,6 +320,11 @@ async fn read_log(
         history::feed(&mut model, &mut learnt, events);
     })
     .await?;
-    history::describe_items(store, &mut model, &learnt).await?;
-    Ok((model, learnt, cursor))
+    let catalog = history::describe_items(store, &mut model, &learnt).await?;
+    Ok(Built {
+        model,
+        learnt,
+        catalog,
+        cursor,
+    })
 }

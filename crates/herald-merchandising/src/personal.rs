@@ -50,12 +50,16 @@ pub fn product_id(item: &Value) -> Option<String> {
     }
 }
 
-/// Catalog items (else learnt ones) for these ids, by id.
+/// Catalog items (else learnt ones) for these ids, by id: from the recommender's memory once it
+/// is built, from the store before.
 pub async fn lookup(
     store: &dyn Store,
     recommender: &Recommender,
     ids: Vec<String>,
 ) -> Result<HashMap<String, Item>, StoreError> {
+    if let Some(found) = recommender.described(&ids) {
+        return Ok(found);
+    }
     let mut found: HashMap<String, Item> = store
         .catalog_items(ids.clone())
         .await?
@@ -72,9 +76,9 @@ pub async fn lookup(
     Ok(found)
 }
 
-/// Scored products as templates and the API show them: the item's fields, `in_stock`,
-/// `low_stock` and `score`; products nothing describes are left out.
-pub fn describe(scored: &[Scored], items: &HashMap<String, Item>) -> Vec<Value> {
+/// The first `n` scored products as templates and the API show them: the item's fields,
+/// `in_stock`, `low_stock` and `score`; products nothing describes are left out.
+pub fn describe(scored: &[Scored], items: &HashMap<String, Item>, n: usize) -> Vec<Value> {
     scored
         .iter()
         .filter_map(|s| {
@@ -84,6 +88,7 @@ pub fn describe(scored: &[Scored], items: &HashMap<String, Item>) -> Vec<Value> 
             v.insert("score".into(), json!(s.score));
             Some(Value::Object(v))
         })
+        .take(n)
         .collect()
 }
 
@@ -115,8 +120,7 @@ pub async fn for_you(
         recs.items.iter().map(|s| s.product_id.clone()).collect(),
     )
     .await?;
-    let mut described = describe(&recs.items, &items);
-    described.truncate(n);
+    let described = describe(&recs.items, &items, n);
     Ok(json!({
         "strategy": recs.strategy,
         "ready": recommender.ready(),
@@ -203,8 +207,7 @@ impl Merchandise for Merchandiser {
             let items = lookup(self.store.as_ref(), &self.recommender, ids).await?;
             let mut recommendations = Map::new();
             for (name, list) in lists {
-                let mut described = describe(&list, &items);
-                described.truncate(LIST);
+                let described = describe(&list, &items, LIST);
                 recommendations.insert(name.to_owned(), Value::Array(described));
             }
             out.insert("recommendations".into(), Value::Object(recommendations));

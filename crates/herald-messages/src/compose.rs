@@ -366,12 +366,14 @@ pub fn compose(
 pub fn track_html(html: &str, key: &LinkKey, public_url: &str, message_id: &str) -> String {
     let base = public_url.trim_end_matches('/');
     let mut out = String::with_capacity(html.len() + 512);
-    let mut rest = html;
+    // Lowercased once: tags and attributes are found case-insensitively, and ASCII lowercasing
+    // keeps every byte offset.
+    let lower = html.to_ascii_lowercase();
+    let mut done = 0;
     let mut index = 0u32;
-    while let Some(at) = find_anchor_href(rest) {
-        let (before, after) = rest.split_at(at.value_start);
-        out.push_str(before);
-        let value = &after[..at.value_len];
+    while let Some(at) = find_anchor_href(&lower, done) {
+        out.push_str(&html[done..at.value_start]);
+        let value = &html[at.value_start..at.value_start + at.value_len];
         let url = unescape(value);
         let own = url.starts_with(base);
         let web = url.starts_with("https://") || url.starts_with("http://");
@@ -393,9 +395,9 @@ pub fn track_html(html: &str, key: &LinkKey, public_url: &str, message_id: &str)
             }
             None => out.push_str(value),
         }
-        rest = &after[at.value_len..];
+        done = at.value_start + at.value_len;
     }
-    out.push_str(rest);
+    out.push_str(&html[done..]);
     let pixel = key
         .sign(&LinkToken {
             purpose: LinkPurpose::Open,
@@ -421,10 +423,10 @@ struct HrefAt {
     value_len: usize,
 }
 
-/// The next `href` value of an `<a` tag: where it starts and how long it is.
-fn find_anchor_href(html: &str) -> Option<HrefAt> {
-    let lower = html.to_ascii_lowercase();
-    let mut from = 0;
+/// The next `href` value of an `<a` tag at or after `from` in `lower` (the lowercased HTML):
+/// where it starts and how long it is.
+fn find_anchor_href(lower: &str, from: usize) -> Option<HrefAt> {
+    let mut from = from;
     loop {
         let tag = from + lower[from..].find("<a")?;
         let next = lower.as_bytes().get(tag + 2).copied();

@@ -35,7 +35,8 @@ pub async fn gather(
             .collect();
     }
     let shop = merchandise.filter(|_| reads("recommendations") || reads("offers"));
-    if reads("journey.items") || shop.is_some() {
+    // The message's items: shown themselves, or the seeds of `similar`.
+    if reads("journey.items") || (shop.is_some() && reads("recommendations.similar")) {
         let recent = match profile.user_id.as_ref().or(profile.anonymous_ids.first()) {
             Some(id) => store.profile_events(id, 100).await?.unwrap_or_default(),
             None => Vec::new(),

@@ -234,6 +234,7 @@ pub async fn delete_item(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     if state.store.delete_catalog_item(id.clone()).await? {
+        state.recommender.remove_item(&id);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!(
@@ -268,9 +269,7 @@ async fn described(state: &AppState, scored: &[Scored], n: usize) -> Result<Vec<
         scored.iter().map(|s| s.product_id.clone()).collect(),
     )
     .await?;
-    let mut out = personal::describe(scored, &items);
-    out.truncate(n);
-    Ok(out)
+    Ok(personal::describe(scored, &items, n))
 }
 
 #[utoipa::path(
